@@ -1,0 +1,70 @@
+# edgeship: every target installs what it needs first (idempotent; stamps make re-runs instant).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DEMO_DIR ?= dist/demo
+HOST ?= 127.0.0.1
+PORT ?= 8000
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: setup demo serve test test-py test-e2e lint format bench clean
+
+setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium webapp/static/vendor/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+node_modules/.installed: package-lock.json package.json
+	# npm 11 `npm ci` rejects this lock over rollup's per-platform optional packages; `npm install`
+	# installs exactly the versions the committed lock pins.
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Debian's Chromium: Playwright cannot download its own browser here.
+/usr/bin/chromium:
+	$(SUDO) apt-get update -qq
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# The app serves tfjs, tfjs-tflite and their .wasm files itself (no CDN), then builds the service worker.
+webapp/static/vendor/.installed: node_modules/.installed scripts/vendor.sh
+	bash scripts/vendor.sh
+	@touch $@
+
+demo: setup
+	$(BIN)/edgeship demo --out $(DEMO_DIR)
+	$(BIN)/edgeship serve $(DEMO_DIR) --host $(HOST) --port $(PORT)
+
+serve: setup
+	$(BIN)/edgeship serve $(DEMO_DIR) --host $(HOST) --port $(PORT)
+
+test: setup lint test-py test-e2e
+
+test-py: setup
+	$(BIN)/pytest -q
+
+test-e2e: setup
+	npx playwright test
+
+lint: setup
+	$(BIN)/ruff check exporter webapp tests bench
+	$(BIN)/ruff format --check exporter webapp tests bench
+	$(BIN)/mypy
+	npx prettier --check "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "*.config.*js"
+	npx eslint webapp/static service_worker e2e
+
+format: setup
+	$(BIN)/ruff format exporter webapp tests bench
+	$(BIN)/ruff check --fix exporter webapp tests bench
+	npx prettier --write "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "*.config.*js"
+
+bench: setup
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) node_modules webapp/static/vendor dist test-results playwright-report

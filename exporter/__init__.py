@@ -1,0 +1,13 @@
+"""edgeship: export a Keras/TensorFlow model to a validated ladder of TFLite and TFJS variants.
+
+Importing this package must not import TensorFlow: GPU options have to be applied before TensorFlow
+initialises its devices (see `exporter.gpu`).
+"""
+
+import os
+
+# tensorflow-model-optimization (QAT) works only with tf-keras, and `tf.keras` must be tf-keras for the
+# TFLite converter to accept the tf-keras models the exporter builds. Keras 3 stays importable as `keras`.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+__version__ = "0.1.0"

@@ -1,0 +1,4 @@
+from exporter.cli import main
+import sys
+
+sys.exit(main())
