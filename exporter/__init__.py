@@ -9,5 +9,8 @@ import os
 # tensorflow-model-optimization (QAT) works only with tf-keras, and `tf.keras` must be tf-keras for the
 # TFLite converter to accept the tf-keras models the exporter builds. Keras 3 stays importable as `keras`.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+# tensorflowjs imports TF Decision Forests, whose welcome banner imports IPython whenever stdout is not a
+# terminal (pytest, pipes) and fails without it.
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 __version__ = "0.1.0"

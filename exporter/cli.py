@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser(
         "export", parents=[gpu_options], help="write the validated precision ladder for a model"
     )
-    export.add_argument("model", type=Path, help="a Keras 3 .keras file, a tf-keras .h5 file, or a SavedModel")
+    export.add_argument(
+        "model", type=Path, help="a Keras 3 .keras file, a tf-keras .h5 file, or a SavedModel"
+    )
     export.add_argument("--out", type=Path, required=True, help="export folder (replaced only on success)")
     export.add_argument(
         "--variants",
@@ -94,14 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=[t.value for t in Target],
         help="comma-separated targets (default: tflite,tfjs)",
     )
-    export.add_argument("--calibration", type=Path, help="DATA.npz with array x: inputs for full-integer int8")
+    export.add_argument(
+        "--calibration", type=Path, help="DATA.npz with array x: inputs for full-integer int8"
+    )
     export.add_argument("--eval", type=Path, help="DATA.npz with arrays x, y: accuracy per variant")
     export.add_argument("--train", type=Path, help="DATA.npz with arrays x, y: quantization-aware training")
     export.add_argument("--qat-epochs", type=int, default=2, help="epochs of quantization-aware fine-tuning")
     export.add_argument(
         "--shard-size", type=int, default=DEFAULT_SHARD_SIZE, help="largest TFJS weight shard in bytes"
     )
-    export.add_argument("--no-fold-bn", action="store_true", help="keep BatchNormalization layers as they are")
+    export.add_argument(
+        "--no-fold-bn", action="store_true", help="keep BatchNormalization layers as they are"
+    )
     export.add_argument(
         "--allow-degraded", action="store_true", help="exit 0 even when a variant is outside its tolerance"
     )
@@ -125,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
     args = build_parser().parse_args(argv)
     try:
         for notice in gpu.apply(gpu.config_from(args, os.environ)):

@@ -57,9 +57,9 @@ class VariantSpec:
         return f"{self.target}-{self.precision}"
 
 
-# Why these bounds: fp32 only reorders float arithmetic (1e-4 leaves room for fused kernels); fp16 weights
-# carry 11 significant bits, so outputs move by ~1e-3; int8 moves probabilities by up to a few hundredths and
-# may flip genuinely ambiguous samples, so it is gated on agreement and accuracy rather than on raw difference.
+# Why these bounds: fp32 only reorders float arithmetic (1e-4 leaves room for fused kernels); fp16
+# weights carry 11 significant bits, so outputs move by ~1e-3; int8 moves probabilities by up to a few
+# hundredths and may flip genuinely ambiguous samples, so it is gated on agreement and accuracy instead.
 _FLOAT32 = Tolerance(max_abs_diff=1e-4, min_agreement=1.0, max_accuracy_drop=0.0)
 _FLOAT16 = Tolerance(max_abs_diff=1e-2, min_agreement=0.99, max_accuracy_drop=0.5)
 _INT8 = Tolerance(max_abs_diff=None, min_agreement=0.95, max_accuracy_drop=1.0)

@@ -1,0 +1,37 @@
+"""The edgeship web app: serves export folders to an offline Progressive Web App.
+
+One blueprint per feature: `models` (API and export files), `shell` (front end and service worker),
+`security` (headers on every response), `errors` (the JSON error handler). `edgeship serve` runs it under
+waitress (webapp/serve.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    "EXPORTS_DIR": Path("dist"),  # one export folder, or a folder of export folders
+    "STATIC_DIR": Path(__file__).parent / "static",
+    # Room for the fine-tuned weights a browser will upload; anything larger is refused with a 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from webapp import errors, models, security, shell
+
+    # static_folder=None: the shell blueprint serves static files itself, with the headers and checks above.
+    app = Flask(__name__, static_folder=None)
+    app.config.from_mapping(DEFAULTS)
+    if config is not None:
+        app.config.from_mapping(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep manifests in the order they were written
+    # Without this, `//etc/passwd` would be answered with a redirect rather than a 404.
+    app.url_map.merge_slashes = False
+    for blueprint in (security.bp, errors.bp, models.bp, shell.bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,76 @@
+"""What every target's `convert` receives (the context) and returns (the artifact)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporter.config import VariantSpec
+from exporter.data import Dataset
+from exporter.loading import LoadedModel
+from exporter.progress import Progress
+from exporter.tflite_runtime import TfliteRunner
+
+
+@dataclass
+class ExportContext:
+    source: LoadedModel  # the float reference, as loaded
+    inference_model: Any | None  # tf-keras model, batch norm folded; None when Keras layers are unavailable
+    calibration: Dataset | None
+    train: Dataset | None
+    parity_inputs: np.ndarray  # the samples every parity fixture is computed on
+    shard_size: int
+    qat_epochs: int
+    progress: Progress
+
+    @cached_property
+    def concrete_function(self) -> Any:
+        """The float model traced once; every TFLite conversion starts from this trace."""
+        import tensorflow as tf
+
+        model: Any = self.inference_model if self.inference_model is not None else self.source.keras_model
+        shape = [None, *self.source.input.shape[1:]]
+        spec = tf.TensorSpec(shape, tf.as_dtype(self.source.input.dtype), name=self.source.input.name)
+        return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+
+    def tflite_converter(self) -> Any:
+        import tensorflow as tf
+
+        if self.source.kind == "savedmodel" and self.inference_model is None:
+            return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
+        model = self.inference_model if self.inference_model is not None else self.source.keras_model
+        return tf.lite.TFLiteConverter.from_concrete_functions([self.concrete_function], model)
+
+
+@dataclass
+class Artifact:
+    """A written variant: its files (relative to the export folder) and a runner that stands for it."""
+
+    spec: VariantSpec
+    entry: Path
+    files: list[Path]
+    runner: TfliteRunner  # computes what the variant computes, for validation
+    parity: dict[str, Any]  # the parity fixture (see docs/EXPORT_FORMAT.md)
+    parity_path: Path
+    manifest_fields: dict[str, Any] = field(default_factory=dict)
+    latency_ms: float | None = None
+
+
+def encode_array(array: np.ndarray) -> dict[str, Any]:
+    """An array as JSON: shape, dtype and base64 of its little-endian bytes."""
+    little = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"))
+    return {
+        "shape": list(array.shape),
+        "dtype": array.dtype.name,
+        "data": base64.b64encode(little.tobytes()).decode("ascii"),
+    }
+
+
+def decode_array(obj: dict[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(obj["data"])
+    return np.frombuffer(raw, dtype=np.dtype(obj["dtype"]).newbyteorder("<")).reshape(obj["shape"])

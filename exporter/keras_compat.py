@@ -1,0 +1,611 @@
+"""Keras 3 -> tf-keras translation, the safe-mode config scan, and the TFJS layers-format view of a model.
+
+Why this module exists: the TFJS layers format and tensorflow-model-optimization (QAT) both need tf-keras
+(Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (see FACTS: InputLayer
+`batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the Keras 3 config
+is rewritten into the tf-keras form, rebuilt with tf-keras, and the weights are copied layer by layer. Everything
+downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model.
+
+TensorFlow, Keras 3 and tf-keras are imported inside the functions: importing `exporter` must not initialise
+TensorFlow (see `exporter.gpu`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import numpy as np
+
+from exporter.errors import ConversionError, UnsafeModelError, UnsupportedModelError
+
+Config = dict[str, Any]
+
+_MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
+# Config keys under which wrappers (Bidirectional, TimeDistributed) and RNNs keep the layers they own.
+_NESTED_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
+# Keys that only describe how Keras 3 (de)serialises an object; tf-keras and tfjs-layers read none of them.
+_SERIALISATION_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
+_MISSING = object()
+
+# Layer classes that @tensorflow/tfjs 4.22 registers (read from its SerializationMap). A class outside this set
+# makes `loadLayersModel` fail with "Unknown layer", so it is refused here, with a message that says why.
+_TFJS_LAYERS = frozenset(
+    "Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D BatchNormalization "
+    "Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D Conv2DTranspose Conv3D Conv3DTranspose "
+    "ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout ELU Embedding Flatten Functional GRU "
+    "GaussianDropout GaussianNoise GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D "
+    "GlobalMaxPooling2D InputLayer LSTM LayerNormalization LeakyReLU Masking MaxPooling1D MaxPooling2D "
+    "MaxPooling3D Maximum Minimum Model Multiply PReLU Permute RNN RandomWidth ReLU RepeatVector Rescaling "
+    "Reshape Resizing SeparableConv2D Sequential SimpleRNN Softmax SpatialDropout1D ThresholdedReLU "
+    "TimeDistributed UpSampling2D ZeroPadding2D".split()
+)
+# Activation names tfjs-layers 4.22 knows, after it camel-cases the Python name ("hard_sigmoid" -> "hardSigmoid").
+_TFJS_ACTIVATIONS = frozenset(
+    "elu gelu gelu_new hard_sigmoid linear log_softmax mish relu relu6 selu sigmoid softmax softplus softsign "
+    "swish tanh".split()
+)
+_TFJS_ACTIVATION_ALIASES = {"silu": "swish"}  # same function, a name tfjs-layers lacks
+# Arguments tf-keras writes but never uses that tfjs-layers refuses outright ("Fields kernelInitializer,
+# kernelRegularizer and kernelConstraint are invalid for SeparableConv2D").
+_TFJS_DROPPED_ARGUMENTS = {
+    "SeparableConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+}
+
+
+# --- safe-mode scan -------------------------------------------------------------------------------------------
+
+
+def scan_config(config: Config, flavour: Literal["keras3", "tf_keras"]) -> None:
+    """Refuse a model config whose deserialisation would run code from the file, before anything is built.
+
+    `config` is a whole serialised model (`{"class_name", "config", ...}`, as in a `.keras` file's config.json
+    or an `.h5` file's `model_config`) or the inner config of one (with `layers`). Every layer is checked,
+    nested models and wrapped layers included; all offenders are named in one single-line UnsafeModelError.
+    """
+    entry = config if "class_name" in config else {"class_name": "Functional", "config": config}
+    is_builtin = _is_builtin_keras3 if flavour == "keras3" else _is_builtin_tf_keras
+    clauses: list[str] = []
+    only_lambdas = True
+    for layer in _iter_layer_entries(entry):
+        name = _entry_name(layer)
+        class_name = str(layer.get("class_name"))
+        if class_name == "Lambda":
+            clauses.append(f"layer '{name}' is a Lambda layer, which runs arbitrary Python code")
+        elif not is_builtin(layer):
+            only_lambdas = False
+            shown = class_name.split(">")[-1]  # tf-keras writes registered classes as "Package>Class"
+            clauses.append(
+                f"layer '{name}' uses the custom class '{shown}', which is not a built-in Keras layer"
+            )
+    if not clauses:
+        return
+    if only_lambdas:
+        pronoun = "it" if len(clauses) == 1 else "them"
+        advice = f"edgeship loads models in safe mode. Replace {pronoun} with built-in layers and save the model again."
+    else:
+        advice = (
+            "edgeship loads models in safe mode and runs no code from model files. "
+            "Use built-in layers, or export the model as a SavedModel."
+        )
+    raise UnsafeModelError(", ".join(clauses) + "; " + advice)
+
+
+def _iter_layer_entries(entry: Config) -> Iterator[Config]:
+    """Depth-first over a serialised layer and every layer inside it (nested models, wrapped layers)."""
+    yield entry
+    inner = entry.get("config")
+    if not isinstance(inner, dict):
+        return
+    children: list[Any] = list(inner.get("layers") or [])
+    for key in _NESTED_LAYER_KEYS:
+        value = inner.get(key)
+        children.extend(value if isinstance(value, list) else [value])
+    for child in children:
+        if isinstance(child, dict) and "class_name" in child:
+            yield from _iter_layer_entries(child)
+
+
+def _entry_name(entry: Config) -> str:
+    inner = entry.get("config")
+    name = inner.get("name") if isinstance(inner, dict) else None
+    return str(name or entry.get("name") or "?")
+
+
+def _is_builtin_keras3(entry: Config) -> bool:
+    import keras
+
+    class_name = str(entry.get("class_name"))
+    module = str(entry.get("module") or "")
+    registered = entry.get("registered_name")
+    if not (module == "keras" or module.startswith("keras.")) or registered not in (None, class_name):
+        return False
+    # keras.ops calls in a functional model (x + 1, ops.matmul) are serialised as operations of keras itself.
+    is_op = module.startswith("keras.src.ops")
+    return is_op or class_name in _MODEL_CLASSES | {"InputLayer"} or hasattr(keras.layers, class_name)
+
+
+def _is_builtin_tf_keras(entry: Config) -> bool:
+    import tf_keras
+
+    class_name = str(entry.get("class_name"))
+    return class_name in _MODEL_CLASSES or hasattr(tf_keras.layers, class_name)
+
+
+# --- Keras 3 -> tf-keras --------------------------------------------------------------------------------------
+
+
+def to_tf_keras(model: Any) -> Any:
+    """An equivalent tf-keras model: same layer names, same weights, same trainable flags.
+
+    A tf-keras model is returned unchanged. Raises UnsafeModelError for Lambda/custom layers and
+    UnsupportedModelError for anything tf-keras cannot express (a layer class it lacks, a Keras-3-only argument
+    set to a non-default value, keras.ops calls, dict inputs or outputs, a subclassed model).
+    """
+    import keras
+    import tf_keras
+
+    if isinstance(model, tf_keras.Model):
+        return model
+    entry = keras.saving.serialize_keras_object(model)
+    if entry.get("class_name") not in ("Functional", "Sequential"):
+        raise UnsupportedModelError(
+            f"model '{model.name}' is a subclassed Keras model ({type(model).__name__}), which has no "
+            "tf-keras/TFJS equivalent; build it with the functional or Sequential API, or export the model "
+            "as a SavedModel."
+        )
+    scan_config(entry, "keras3")
+    translated = _translate_model(entry)
+    try:
+        tfk_model = tf_keras.models.model_from_json(json.dumps(translated))
+    except (TypeError, ValueError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnsupportedModelError(
+            f"tf-keras cannot rebuild model '{model.name}' ({first_line}); "
+            "rebuild it with layers that tf-keras also has, or export the model as a SavedModel."
+        ) from exc
+    _copy_model_weights(model, tfk_model)
+    return tfk_model
+
+
+def _translate_model(entry: Config) -> Config:
+    """A Keras 3 Sequential/Functional entry in the tf-keras form (`{"class_name", "config"}`)."""
+    class_name = entry["class_name"]
+    cfg = entry["config"]
+    functional = class_name == "Functional"
+    skipping = [layer for layer in cfg["layers"] if _skips_first_node(layer)]
+    offsets = {_entry_name(layer): 1 for layer in skipping}
+    # Keras 3 already counts a nested Functional's calls from 1 in input/output_layers (not in inbound nodes).
+    ref_offsets = {_entry_name(layer): 1 for layer in skipping if layer["class_name"] == "Sequential"}
+    out: Config = {
+        "name": cfg["name"],
+        "trainable": cfg.get("trainable", True),
+        "layers": [_translate_entry(layer, offsets if functional else None) for layer in cfg["layers"]],
+    }
+    if functional:
+        out["input_layers"] = _nested_refs(cfg["name"], "inputs", cfg["input_layers"], ref_offsets)
+        out["output_layers"] = _nested_refs(cfg["name"], "outputs", cfg["output_layers"], ref_offsets)
+    elif cfg.get("build_input_shape") is not None:
+        out["build_input_shape"] = cfg["build_input_shape"]
+    return {"class_name": class_name, "config": out}
+
+
+def _skips_first_node(entry: Config) -> bool:
+    """Whether tf-keras and tfjs count a nested model's calls from node 1, as they do (Keras 3 counts from 0).
+
+    A nested model rebuilt with an InputLayer owns node 0 itself, linking its inputs to its outputs, so its
+    first call in the outer model is node 1 (tf-keras `functional._should_skip_first_node`; tfjs' Container).
+    """
+    if entry.get("class_name") == "Functional":
+        return True
+    layers = entry.get("config", {}).get("layers") or []
+    return (
+        entry.get("class_name") == "Sequential"
+        and bool(layers)
+        and layers[0].get("class_name") == "InputLayer"
+    )
+
+
+def _nested_refs(model_name: str, what: str, refs: Any, offsets: dict[str, int]) -> list[list[Any]]:
+    """Keras 3 writes a single input/output un-nested (`["x", 0, 0]`); tf-keras and tfjs want a list of them."""
+    if _is_ref(refs):
+        refs = [refs]
+    if isinstance(refs, list) and refs and all(_is_ref(ref) for ref in refs):
+        return [[name, node + offsets.get(name, 0), index] for name, node, index in refs]
+    raise UnsupportedModelError(
+        f"model '{model_name}' has its {what} in a dict or nested structure, which tf-keras/TFJS models cannot "
+        f"express; pass the {what} as a list and save the model again."
+    )
+
+
+def _is_ref(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
+
+def _translate_entry(entry: Config, offsets: dict[str, int] | None) -> Config:
+    """One layer of a model; `offsets` (node-index shifts of nested models) only inside a functional model."""
+    class_name = entry["class_name"]
+    name = _entry_name(entry)
+    if class_name in ("Functional", "Sequential"):
+        out = _translate_model(entry)
+    else:
+        out = {"class_name": class_name, "config": _translate_layer_config(entry)}
+    if offsets is not None:
+        out["name"] = name
+        out["inbound_nodes"] = [
+            _translate_node(name, node, offsets) for node in entry.get("inbound_nodes", [])
+        ]
+    return out
+
+
+def _translate_layer_config(entry: Config) -> Config:
+    import keras
+    import tf_keras
+
+    class_name = entry["class_name"]
+    name = _entry_name(entry)
+    if str(entry.get("module") or "").startswith("keras.src.ops"):
+        raise UnsupportedModelError(
+            f"layer '{name}' ({class_name}) is a keras.ops call or tensor arithmetic, which has no tf-keras/TFJS "
+            "equivalent; use the matching layer (for example keras.layers.Add) and save the model again."
+        )
+    tfk_class = getattr(tf_keras.layers, class_name, None)
+    if tfk_class is None:
+        raise UnsupportedModelError(
+            f"layer '{name}' ({class_name}) has no tf-keras/TFJS equivalent; rebuild the model with layers "
+            "that tf-keras also has, or export the model as a SavedModel (TFLite variants only)."
+        )
+    cfg = entry["config"]
+    if class_name == "InputLayer":
+        return _translate_input_layer(name, cfg)
+    return _translate_arguments(
+        f"layer '{name}' ({class_name})", cfg, tfk_class, getattr(keras.layers, class_name, None)
+    )
+
+
+def _translate_input_layer(name: str, cfg: Config) -> Config:
+    if cfg.get("optional"):
+        raise UnsupportedModelError(
+            f"layer '{name}' (InputLayer) is an optional input, which tf-keras/TFJS models cannot express; "
+            "make the input required and save the model again."
+        )
+    shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
+    return {
+        "batch_input_shape": shape,
+        "dtype": _dtype_name(name, cfg.get("dtype")) or "float32",
+        "sparse": bool(cfg.get("sparse", False)),
+        "ragged": bool(cfg.get("ragged", False)),
+        "name": name,
+    }
+
+
+def _translate_arguments(owner: str, cfg: Config, tfk_class: type, k3_class: type | None) -> Config:
+    """Keep the arguments tf-keras accepts; drop Keras-3-only ones at their default; refuse the rest."""
+    accepted = _accepted_arguments(tfk_class)
+    defaults = _defaults(k3_class) if k3_class is not None else {}
+    out: Config = {}
+    for key, value in cfg.items():
+        if key in _SERIALISATION_KEYS:
+            continue
+        if key == "dtype":
+            dtype = _dtype_name(owner, value)
+            if dtype is not None:
+                out[key] = dtype
+        elif key in accepted:
+            out[key] = _translate_value(owner, key, value)
+        elif not _is_default(value, defaults.get(key, _MISSING)):
+            raise UnsupportedModelError(
+                f"{owner} sets {key}={value!r}, a Keras 3-only argument that tf-keras/TFJS cannot express; "
+                "leave it at its default and save the model again."
+            )
+    return out
+
+
+def _translate_value(owner: str, key: str, value: Any) -> Any:
+    import tf_keras
+
+    if key == "cells" and isinstance(value, list):
+        return [_translate_entry(cell, None) for cell in value]
+    if not (isinstance(value, dict) and "class_name" in value and "config" in value):
+        return value
+    if key in _NESTED_LAYER_KEYS:
+        return _translate_entry(value, None)
+    if key == "activation":
+        # Keras 3 writes built-in activations as plain strings; an object here is a custom function.
+        raise UnsupportedModelError(
+            f"{owner} uses a custom activation ({value['class_name']}), which has no tf-keras/TFJS "
+            "equivalent; use a built-in activation and save the model again."
+        )
+    for suffix, namespace in (
+        ("_initializer", tf_keras.initializers),
+        ("_regularizer", tf_keras.regularizers),
+        ("_constraint", tf_keras.constraints),
+    ):
+        if key.endswith(suffix):
+            return _translate_object(owner, key, value, namespace, suffix)
+    # Anything else is passed on without its Keras 3 bookkeeping; tf-keras reports it if it cannot read it.
+    return {"class_name": value["class_name"], "config": value["config"]}
+
+
+def _translate_object(owner: str, key: str, value: Config, namespace: Any, suffix: str) -> Config:
+    import keras
+
+    class_name = value["class_name"]
+    tfk_class = getattr(namespace, class_name, None)
+    if tfk_class is None:
+        raise UnsupportedModelError(
+            f"{owner} uses the {suffix.strip('_')} {class_name} for {key}, which tf-keras/TFJS do not have; "
+            "use a built-in one and save the model again."
+        )
+    k3_namespace = {
+        "_initializer": keras.initializers,
+        "_regularizer": keras.regularizers,
+        "_constraint": keras.constraints,
+    }[suffix]
+    config = _translate_arguments(
+        f"{owner} {key} ({class_name})", value["config"], tfk_class, getattr(k3_namespace, class_name, None)
+    )
+    return {"class_name": class_name, "config": config}
+
+
+@functools.cache
+def _accepted_arguments(cls: type) -> frozenset[str]:
+    """Constructor arguments of `cls`, following `**kwargs` up the class hierarchy as tf-keras layers do."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is object:
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()  # type: ignore[misc]
+        names.update(p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+        if klass.__name__ == "Layer" and klass.__module__.startswith("tf_keras"):
+            # tf-keras' base Layer validates these `**kwargs` itself (base_layer.Layer.__init__).
+            names.update(
+                {"input_dim", "input_shape", "batch_input_shape", "batch_size", "weights", "autocast"}
+                | {"activity_regularizer", "implementation"}
+            )
+            break
+    names.discard("self")
+    return frozenset(names)
+
+
+@functools.cache
+def _defaults(cls: type) -> dict[str, Any]:
+    defaults: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if "__init__" in vars(klass) and klass is not object:
+            for p in inspect.signature(klass.__init__).parameters.values():  # type: ignore[misc]
+                if p.default is not p.empty:
+                    defaults[p.name] = p.default
+    return defaults
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if value is None or value is False:
+        return True
+    return default is not _MISSING and _jsonish(value) == _jsonish(default)
+
+
+def _jsonish(value: Any) -> Any:
+    """Compare a config value with a Python default the way the config stores it (tuples become lists)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _dtype_name(owner: str, dtype: Any) -> str | None:
+    """Keras 3 writes dtypes as DTypePolicy objects; tf-keras and tfjs want the policy name as a string."""
+    if dtype is None or isinstance(dtype, str):
+        return dtype
+    if isinstance(dtype, dict) and dtype.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        return str(dtype["config"]["name"])
+    policy = dtype.get("class_name") if isinstance(dtype, dict) else type(dtype).__name__
+    raise UnsupportedModelError(
+        f"{owner} uses the dtype policy {policy} (a quantized Keras 3 layer), which has no tf-keras/TFJS "
+        "equivalent; export the float model and let edgeship quantize it."
+    )
+
+
+def _translate_node(layer_name: str, node: Any, offsets: dict[str, int]) -> list[list[Any]]:
+    """`{"args": [tensor or [tensors]], "kwargs": {...}}` -> `[[layer, node_index, tensor_index, kwargs], ...]`."""
+    if isinstance(node, list):  # already in the tf-keras form
+        return node
+    args = node.get("args", [])
+    # A None keyword (`mask=None` on nested models) is the call's default; tfjs-layers chokes on some of them.
+    kwargs = {key: value for key, value in node.get("kwargs", {}).items() if value is not None}
+    if len(args) != 1:
+        raise UnsupportedModelError(
+            f"layer '{layer_name}' is called with {len(args)} positional arguments; tf-keras/TFJS layers take one "
+            "input (a tensor or a list of tensors). Use a merge layer such as Add or Concatenate instead."
+        )
+    if "__keras_tensor__" in json.dumps(kwargs):
+        raise UnsupportedModelError(
+            f"layer '{layer_name}' receives a tensor as a keyword argument, which TFJS models cannot express; "
+            "pass tensors as the layer's input instead."
+        )
+    tensors = args[0] if isinstance(args[0], list) else [args[0]]
+    return [[*_keras_history(layer_name, tensor, offsets), kwargs] for tensor in tensors]
+
+
+def _keras_history(layer_name: str, tensor: Any, offsets: dict[str, int]) -> list[Any]:
+    if isinstance(tensor, dict) and tensor.get("class_name") == "__keras_tensor__":
+        source, node, index = tensor["config"]["keras_history"]
+        return [source, node + offsets.get(source, 0), index]
+    raise UnsupportedModelError(
+        f"layer '{layer_name}' is called with a constant ({tensor!r}) among its inputs, which tf-keras/TFJS "
+        "models cannot express; feed it through a layer (for example Rescaling) instead."
+    )
+
+
+def _copy_model_weights(src: Any, dst: Any) -> None:
+    """Copy weights and trainable flags layer by layer, matched by name (nested models recursively)."""
+    targets = {layer.name: layer for layer in dst.layers}
+    for layer in src.layers:
+        target = targets.get(layer.name)
+        if target is None:
+            raise ConversionError(f"layer '{layer.name}' is missing from the tf-keras model; this is a bug.")
+        target.trainable = layer.trainable
+        if hasattr(layer, "layers") and hasattr(target, "layers"):
+            _copy_model_weights(layer, target)
+        else:
+            _copy_layer_weights(layer, target)
+
+
+def _copy_layer_weights(src: Any, dst: Any) -> None:
+    src_vars, dst_vars = list(src.weights), list(dst.weights)
+    if len(src_vars) != len(dst_vars):
+        raise ConversionError(
+            f"layer '{src.name}' has {len(src_vars)} weights in Keras 3 but {len(dst_vars)} in tf-keras; "
+            "export the model as a SavedModel instead."
+        )
+    src_names = [_short_name(v.name) for v in src_vars]
+    dst_names = [_short_name(v.name) for v in dst_vars]
+    # Match by name where names are unique and agree (BN stats, kernels); otherwise keep creation order.
+    if len(set(src_names)) == len(src_names) and sorted(src_names) == sorted(dst_names):
+        order = [src_names.index(name) for name in dst_names]
+    else:
+        order = list(range(len(src_vars)))
+    values = []
+    for dst_var, index in zip(dst_vars, order, strict=True):
+        value = np.asarray(src_vars[index].numpy())
+        if tuple(value.shape) != tuple(dst_var.shape):
+            raise ConversionError(
+                f"layer '{src.name}' weight {dst_names[len(values)]} has shape {tuple(value.shape)} in Keras 3 "
+                f"but {tuple(dst_var.shape)} in tf-keras; export the model as a SavedModel instead."
+            )
+        values.append(value)
+    dst.set_weights(values)
+
+
+def _short_name(name: str) -> str:
+    """`conv2d/kernel:0` (tf-keras) and `kernel` (Keras 3) both become `kernel`."""
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+# --- TFJS layers format ---------------------------------------------------------------------------------------
+
+
+def tfjs_topology(tfk_model: Any) -> Config:
+    """The `modelTopology` of a TFJS layers model.json, in the form @tensorflow/tfjs 4.22 loads.
+
+    Raises UnsupportedModelError for a layer class, activation or ReLU setting that tfjs-layers lacks (it would
+    otherwise fail to load, or silently compute something else).
+    """
+    import tf_keras
+
+    raw = json.loads(tfk_model.to_json())
+    entry = _tfjs_entry(raw)
+    return {**entry, "keras_version": tf_keras.__version__, "backend": "tensorflow"}
+
+
+def _tfjs_entry(entry: Config) -> Config:
+    class_name = entry["class_name"]
+    cfg = entry["config"]
+    name = _entry_name(entry)
+    if class_name not in _TFJS_LAYERS:
+        raise UnsupportedModelError(
+            f"layer '{name}' ({class_name}) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the model "
+            "with layers TFJS supports, or export TFLite variants only."
+        )
+    out: Config = {"class_name": class_name, "config": _tfjs_config(name, class_name, cfg)}
+    for key in ("name", "inbound_nodes"):
+        if key in entry:
+            out[key] = entry[key]
+    return out
+
+
+def _tfjs_config(name: str, class_name: str, cfg: Config) -> Config:
+    out: Config = {}
+    dropped = _TFJS_DROPPED_ARGUMENTS.get(class_name, ())
+    for key, value in cfg.items():
+        if key in _SERIALISATION_KEYS or key in dropped:
+            continue
+        if key == "layers" and isinstance(value, list):
+            out[key] = [_tfjs_entry(layer) for layer in value]
+        elif key in _NESTED_LAYER_KEYS and isinstance(value, dict) and "class_name" in value:
+            out[key] = _tfjs_entry(value)
+        elif key == "activation" and isinstance(value, str):
+            out[key] = _tfjs_activation(name, value)
+        elif key.endswith("_regularizer") and isinstance(value, dict):
+            out[key] = _tfjs_regularizer(value)
+        elif isinstance(value, dict) and "class_name" in value:
+            out[key] = {"class_name": value["class_name"], "config": value.get("config", {})}
+        else:
+            out[key] = value
+    if class_name == "ReLU" and (out.get("negative_slope") or out.get("threshold")):
+        # tfjs-layers' ReLU reads only max_value: a slope or threshold would be silently ignored.
+        raise UnsupportedModelError(
+            f"layer '{name}' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
+            "plain ReLU, or export TFLite variants only."
+        )
+    return out
+
+
+def _tfjs_activation(layer_name: str, activation: str) -> str:
+    activation = _TFJS_ACTIVATION_ALIASES.get(activation, activation)
+    if activation not in _TFJS_ACTIVATIONS:
+        raise UnsupportedModelError(
+            f"layer '{layer_name}' uses the activation '{activation}', which TFJS (@tensorflow/tfjs 4.22) does "
+            "not have; use another activation, or export TFLite variants only."
+        )
+    return activation
+
+
+def _tfjs_regularizer(value: Config) -> Config:
+    """tfjs-layers registers only L1L2; tf-keras writes L1 and L2 separately. Regularizers do not change outputs."""
+    config = value.get("config", {})
+    if value.get("class_name") in ("L1", "L2"):
+        return {"class_name": "L1L2", "config": {"l1": config.get("l1", 0.0), "l2": config.get("l2", 0.0)}}
+    return {"class_name": value.get("class_name"), "config": config}
+
+
+def tfjs_weight_entries(tfk_model: Any) -> list[tuple[str, np.ndarray]]:
+    """(name, array) per weight, as the tensorflowjs converter writes them and tfjs-layers' loadWeights matches.
+
+    Layers in model order, nested models flattened in place, each layer's weights in its own order (trainable
+    first); names are the tf-keras variable names without `:0` (`conv2d/kernel`, `bn/moving_mean`), which is
+    what tfjs calls each weight's `originalName`. Float weights become float32, integer ones int32.
+    """
+    entries: list[tuple[str, np.ndarray]] = []
+    seen: set[str] = set()
+    for layer in _leaf_layers(tfk_model):
+        for weight in layer.weights:
+            name = _tfjs_weight_name(layer.name, weight.name)
+            if name in seen:
+                raise UnsupportedModelError(
+                    f"two weights are both named '{name}', which TFJS refuses to load; give every layer "
+                    "(nested models included) a unique name and save the model again."
+                )
+            seen.add(name)
+            entries.append((name, _tfjs_array(name, weight.numpy())))
+    return entries
+
+
+def _leaf_layers(model: Any) -> Iterator[Any]:
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
+
+
+def _tfjs_weight_name(layer_name: str, variable_name: str) -> str:
+    name = variable_name.removesuffix(":0")
+    # tfjs scopes a weight under its layer's name; a variable created under an outer scope loses that prefix.
+    if name.startswith(layer_name + "/"):
+        return name
+    return f"{layer_name}/{_short_name(name)}"
+
+
+def _tfjs_array(name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value)
+    if np.issubdtype(array.dtype, np.floating):
+        return array.astype(np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        return array.astype(np.int32)
+    raise UnsupportedModelError(
+        f"weight '{name}' has dtype {array.dtype}, which TFJS weight files cannot hold; "
+        "export TFLite variants only."
+    )

@@ -1,0 +1,303 @@
+"""`edgeship export`: load, fold, convert every variant, validate, write manifest and report, publish.
+
+Order of work: every check that can fail fast (output folder, model, data, requested variants) runs before
+any conversion; the export is built in a staging folder and replaces DIR only when it succeeded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporter import __version__
+from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
+from exporter.context import Artifact, ExportContext, encode_array
+from exporter.data import Dataset, load_dataset
+from exporter.errors import DataError, UnsupportedModelError, ValidationError
+from exporter.loading import LoadedModel, load_model
+from exporter.outdir import staged_output
+from exporter.progress import Progress
+from exporter.report import Row, fill_percentages, report_json, table
+from exporter.targets import CONVERTERS
+from exporter.validate import Reference, validate
+
+VALIDATION_SAMPLES = 1000  # enough for accuracy to 0.1 point; more only costs time
+PARITY_BYTES = 2_000_000  # parity inputs per fixture: small models get 16 samples, MobileNet a few
+EVAL_JSON_BYTES = 4_000_000
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    model: Path
+    out: Path
+    variants: list[str] | None = None  # None: every variant the given data allows
+    targets: list[str] = field(default_factory=lambda: [t.value for t in Target])
+    calibration: Path | None = None
+    eval: Path | None = None
+    train: Path | None = None
+    qat_epochs: int = 2
+    shard_size: int = DEFAULT_SHARD_SIZE
+    fold_bn: bool = True
+    allow_degraded: bool = False
+    # For library use (the demo sets these): what the manifest says about the input and classes.
+    name: str | None = None
+    labels: list[str] | None = None
+    preprocessing: dict[str, Any] | None = None
+    source_folder: Path | None = None  # copied into DIR/source
+    quiet: bool = False
+
+
+@dataclass
+class ExportResult:
+    exit_code: int
+    out: Path
+    rows: list[Row]
+    manifest: dict[str, Any]
+
+
+def export(options: ExportOptions) -> ExportResult:
+    progress = Progress(quiet=options.quiet)
+    _check_options(options)
+    with staged_output(options.out) as staging:
+        progress.step(f"loading {options.model}")
+        source = load_model(options.model)
+        classes = _num_classes(source)
+        calibration = _dataset(options.calibration, "calibration", source, classes, need_labels=False)
+        evaluation = _dataset(options.eval, "eval", source, classes, need_labels=True)
+        train = _dataset(options.train, "train", source, classes, need_labels=True)
+        if calibration is None and train is not None:
+            progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
+            calibration = Dataset("train", train.x, None)
+        inference_model, folded, keras_problem = _inference_model(source, options.fold_bn, progress)
+        plan = _plan(options, calibration, train, keras_problem)
+
+        reference = _reference(source, evaluation or calibration or train, progress)
+        samples = evaluation or calibration or train
+        x_valid = samples.x[:VALIDATION_SAMPLES] if samples else _random_inputs(source)
+        context = ExportContext(
+            source=source,
+            inference_model=inference_model,
+            calibration=calibration,
+            train=train,
+            parity_inputs=x_valid[: _parity_count(x_valid)],
+            shard_size=options.shard_size,
+            qat_epochs=options.qat_epochs,
+            progress=progress,
+        )
+        rows, artifacts, failures = _build_variants(plan, context, staging, x_valid, reference, progress)
+        fill_percentages(rows)
+        manifest = _manifest(options, source, folded, artifacts, rows, evaluation, staging)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        reference_json = {"accuracy": reference.accuracy, "samples": len(x_valid), "data": reference.data}
+        (staging / "report.json").write_text(json.dumps(report_json(rows, reference_json, folded), indent=1))
+        if options.source_folder is not None:
+            shutil.copytree(options.source_folder, staging / "source")
+        print(table(rows), file=sys.stdout, flush=True)
+        if failures and not options.allow_degraded:
+            raise ValidationError(failures)
+    progress.step(f"wrote {len(artifacts)} variant(s) to {options.out}")
+    return ExportResult(exit_code=0, out=options.out, rows=rows, manifest=manifest)
+
+
+def _check_options(options: ExportOptions) -> None:
+    if options.qat_epochs < 1:
+        raise DataError(f"--qat-epochs {options.qat_epochs}: give at least 1 epoch")
+    if options.shard_size < 1024:
+        raise DataError(f"--shard-size {options.shard_size}: give at least 1024 bytes")
+    for variant in options.variants or []:
+        if VARIANTS[variant].target not in options.targets:
+            raise DataError(f"--variants {variant} is not in --targets {','.join(options.targets)}")
+
+
+def _num_classes(source: LoadedModel) -> int | None:
+    shape = source.output.shape
+    return int(shape[-1]) if len(shape) == 2 and shape[-1] and shape[-1] > 1 else None
+
+
+def _dataset(
+    path: Path | None, role: str, source: LoadedModel, classes: int | None, need_labels: bool
+) -> Dataset | None:
+    if path is None:
+        return None
+    return load_dataset(path, role, source.input, classes, need_labels)
+
+
+def _inference_model(
+    source: LoadedModel, fold_bn: bool, progress: Progress
+) -> tuple[Any | None, int, str | None]:
+    """The tf-keras model all Keras-based variants share, batch norm folded; or why there is none."""
+    if source.kind == "savedmodel":
+        return None, 0, "the SavedModel has no Keras layers, which the TFJS layers format and QAT need"
+    from exporter.keras_compat import to_tf_keras
+
+    try:
+        model = to_tf_keras(source.keras_model)
+    except UnsupportedModelError as error:
+        return None, 0, str(error)
+    if not fold_bn:
+        return model, 0, None
+    from exporter.folding import fold_batchnorm
+
+    folded_model, folded = fold_batchnorm(model)
+    progress.step(f"folded {folded} batch normalization layer(s) into the layer before them")
+    return folded_model, folded, None
+
+
+def _plan(
+    options: ExportOptions, calibration: Dataset | None, train: Dataset | None, keras_problem: str | None
+) -> list[tuple[VariantSpec, str | None]]:
+    """Each variant to consider, with the reason it must be skipped (None: build it)."""
+    missing = {
+        Need.CALIBRATION: None
+        if calibration is not None
+        else "needs --calibration DATA.npz (array x) "
+        "to calibrate activations; edgeship never calibrates on random data",
+        Need.TRAIN: None
+        if train is not None
+        else "needs --train DATA.npz (arrays x, y) for quantization-aware training",
+        Need.KERAS: keras_problem,
+    }
+    plan = []
+    for spec in VARIANTS.values():
+        if spec.target not in options.targets or (options.variants and spec.id not in options.variants):
+            continue
+        reason = next((missing[need] for need in sorted(spec.needs) if missing[need]), None)
+        if reason and options.variants:
+            raise DataError(f"{spec.id} {reason}" if reason.startswith("needs") else f"{spec.id}: {reason}")
+        plan.append((spec, reason))
+    return plan
+
+
+def _reference(source: LoadedModel, samples: Dataset | None, progress: Progress) -> Reference:
+    if samples is None:
+        progress.step(
+            "no data given: validating on random inputs in [0, 1); give --eval DATA.npz for accuracy"
+        )
+        return Reference(source.predict(_random_inputs(source)), None, "random")
+    x = samples.x[:VALIDATION_SAMPLES]
+    labels = None if samples.y is None else samples.y[:VALIDATION_SAMPLES]
+    return Reference(source.predict(x), labels, samples.role)
+
+
+def _random_inputs(source: LoadedModel) -> np.ndarray:
+    shape = [64, *(d or 1 for d in source.input.shape[1:])]
+    return np.random.default_rng(0).random(shape, dtype=np.float32)
+
+
+def _parity_count(x: np.ndarray) -> int:
+    per_sample = int(np.prod(x.shape[1:])) * 4
+    return int(max(1, min(16, len(x), PARITY_BYTES // max(per_sample, 1))))
+
+
+def _build_variants(
+    plan: list[tuple[VariantSpec, str | None]],
+    context: ExportContext,
+    staging: Path,
+    x_valid: np.ndarray,
+    reference: Reference,
+    progress: Progress,
+) -> tuple[list[Row], list[Artifact], list[str]]:
+    rows, artifacts, failures = [], [], []
+    for index, (spec, skip) in enumerate(plan, start=1):
+        row = Row(variant=spec.id, target=str(spec.target), precision=str(spec.precision), status="ok")
+        rows.append(row)
+        if skip:
+            row.status, row.reason = "skipped", skip
+            progress.step(f"[{index}/{len(plan)}] {spec.id}: skipped ({skip})")
+            continue
+        progress.step(f"[{index}/{len(plan)}] {spec.id}: converting")
+        artifact = CONVERTERS[spec.target](context, spec, staging)
+        artifacts.append(artifact)
+        metrics = validate(artifact.runner.predict(x_valid), reference, spec.tolerance)
+        row.bytes = sum((staging / f).stat().st_size for f in artifact.files)
+        row.latency_ms = artifact.latency_ms
+        row.max_abs_diff, row.agreement = metrics.max_abs_diff, metrics.agreement
+        row.accuracy, row.accuracy_change = metrics.accuracy, metrics.accuracy_change
+        if metrics.failures:
+            row.status, row.reason = "degraded", "; ".join(metrics.failures)
+            failures.append(f"{spec.id}: {row.reason}")
+    return rows, artifacts, failures
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _preprocessing(source: LoadedModel, samples: Dataset | None) -> dict[str, Any]:
+    shape = source.input.shape
+    if len(shape) == 4 and shape[3] in (1, 3) and shape[1] and shape[2]:
+        low, high = (0.0, 1.0)
+        if samples is not None:
+            lo, hi = float(samples.x.min()), float(samples.x.max())
+            low = -1.0 if lo < -0.01 else 0.0
+            high = 255.0 if hi > 1.5 else 1.0
+        return {"kind": "image", "height": shape[1], "width": shape[2], "channels": shape[3],
+                "range": [low, high], "ink": "high"}  # fmt: skip
+    return {"kind": "numeric", "size": int(np.prod([d or 1 for d in shape[1:]]))}
+
+
+def _manifest(
+    options: ExportOptions,
+    source: LoadedModel,
+    folded: int,
+    artifacts: list[Artifact],
+    rows: list[Row],
+    evaluation: Dataset | None,
+    staging: Path,
+) -> dict[str, Any]:
+    variants = {}
+    for artifact in artifacts:
+        files: list[dict[str, Any]] = [
+            {"path": f.as_posix(), "bytes": (staging / f).stat().st_size, "sha256": _sha256(staging / f)}
+            for f in artifact.files
+        ]
+        variants[artifact.spec.id] = {
+            "target": str(artifact.spec.target),
+            "precision": str(artifact.spec.precision),
+            "entry": artifact.entry.as_posix(),
+            "bytes": sum(f["bytes"] for f in files),
+            "files": files,
+            **artifact.manifest_fields,
+            "parity": artifact.parity_path.as_posix(),
+        }
+    source_file = source.path / "saved_model.pb" if source.path.is_dir() else source.path
+    manifest: dict[str, Any] = {
+        "format": "edgeship-export",
+        "format_version": 1,
+        "name": options.name or options.out.name,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "edgeship_version": __version__,
+        "source": {"file": source.path.name, "kind": source.kind, "sha256": _sha256(source_file)},
+        "input": source.input.as_json(),
+        "output": source.output.as_json(),
+        "preprocessing": options.preprocessing or _preprocessing(source, evaluation),
+        "folded_batchnorm": folded,
+        "default_variant": "tfjs-fp32" if "tfjs-fp32" in variants else next(iter(variants), None),
+        "variants": variants,
+        "skipped": {row.variant: row.reason for row in rows if row.status == "skipped"},
+    }
+    if options.labels is not None:
+        manifest["labels"] = options.labels
+    if evaluation is not None:
+        manifest["eval"] = _write_eval(evaluation, staging)
+    return manifest
+
+
+def _write_eval(evaluation: Dataset, staging: Path) -> str:
+    per_sample = int(np.prod(evaluation.x.shape[1:])) * 4
+    count = int(max(1, min(500, len(evaluation.x), EVAL_JSON_BYTES // max(per_sample, 1))))
+    assert evaluation.y is not None
+    payload = {
+        "inputs": encode_array(evaluation.x[:count].astype(np.float32)),
+        "labels": encode_array(evaluation.y[:count].astype(np.int32)),
+    }
+    (staging / "eval.json").write_text(json.dumps(payload))
+    return "eval.json"

@@ -1,0 +1,74 @@
+"""The export report: one row per variant, as report.json and as a table on screen."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from exporter.config import VARIANTS
+
+
+@dataclass
+class Row:
+    variant: str
+    target: str
+    precision: str
+    status: str  # ok | degraded | skipped
+    bytes: int | None = None
+    percent_of_fp32: float | None = None
+    accuracy: float | None = None
+    accuracy_change: float | None = None
+    max_abs_diff: float | None = None
+    agreement: float | None = None
+    latency_ms: float | None = None
+    reason: str | None = None
+
+
+def fill_percentages(rows: list[Row]) -> None:
+    """Each variant's bytes as a share of its own target's fp32 variant."""
+    fp32 = {row.target: row.bytes for row in rows if row.precision == "fp32" and row.bytes}
+    for row in rows:
+        if row.bytes and row.target in fp32:
+            row.percent_of_fp32 = round(100.0 * row.bytes / fp32[row.target], 2)
+
+
+def report_json(rows: list[Row], reference: dict[str, Any], folded: int) -> dict[str, Any]:
+    return {
+        "reference": reference,
+        "folded_batchnorm": folded,
+        "rows": [asdict(row) for row in rows],
+        "tolerances": {row.variant: asdict(VARIANTS[row.variant].tolerance) for row in rows},
+    }
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    return "—" if value is None else pattern.format(value)
+
+
+def table(rows: list[Row]) -> str:
+    header = ("variant", "bytes", "% fp32", "accuracy", "Δ acc", "max diff", "agree", "ms (tflite)", "status")
+    lines = [
+        (
+            row.variant,
+            _fmt(row.bytes, "{:,}"),
+            _fmt(row.percent_of_fp32, "{:.1f}"),
+            _fmt(None if row.accuracy is None else row.accuracy * 100, "{:.2f} %"),
+            _fmt(row.accuracy_change, "{:+.2f}"),
+            _fmt(row.max_abs_diff, "{:.2e}"),
+            _fmt(None if row.agreement is None else row.agreement * 100, "{:.1f} %"),
+            _fmt(row.latency_ms, "{:.3f}"),
+            row.status if row.reason is None else f"{row.status}: {row.reason}",
+        )
+        for row in rows
+    ]
+    widths = [max(len(str(cells[i])) for cells in [header, *lines]) for i in range(len(header) - 1)]
+    out = []
+    for cells in [header, *lines]:
+        out.append(
+            "  ".join(
+                str(c).rjust(w) if i else str(c).ljust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=False))
+            )
+        )
+        out[-1] += "  " + cells[-1]
+    return "\n".join(out)

@@ -1,0 +1,69 @@
+"""TensorFlow.js layers models (trainable in the browser): fp32, fp16 and symmetric int8 weights.
+
+The topology comes from the tf-keras inference model; the weights are written by `exporter.tfjs_weights`.
+The variant is validated through a float32 TFLite model built from exactly the weights the browser decodes,
+so the parity fixture compares two runtimes on identical numbers, not two quantizations.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from exporter import __version__
+from exporter.config import VariantSpec
+from exporter.context import Artifact, ExportContext, encode_array
+from exporter.keras_compat import tfjs_topology, tfjs_weight_entries
+from exporter.targets.tflite import run_converter
+from exporter.tfjs_weights import write_weights
+from exporter.tflite_runtime import TfliteRunner
+
+
+def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
+    model = context.inference_model
+    assert model is not None, "the pipeline skips TFJS variants without Keras layers"
+    relative = Path("tfjs") / str(spec.precision)
+    (folder / relative).mkdir(parents=True, exist_ok=True)
+
+    topology = tfjs_topology(model)
+    written = write_weights(tfjs_weight_entries(model), folder / relative, spec.precision, context.shard_size)
+    model_json = {
+        "format": "layers-model",
+        "generatedBy": f"edgeship {__version__}",
+        "convertedBy": f"edgeship {__version__}",
+        "modelTopology": topology,
+        "weightsManifest": written.manifest,
+    }
+    entry = relative / "model.json"
+    (folder / entry).write_text(json.dumps(model_json, separators=(",", ":")))
+
+    context.progress.step(f"{spec.id}: building the float32 TFLite reference from the decoded weights")
+    runner = TfliteRunner(_decoded_flatbuffer(topology, written.decoded, spec.id))
+    parity = {
+        "reference": "ai-edge-litert interpreter, float32 TFLite model built from the decoded weights",
+        "inputs": encode_array(context.parity_inputs),
+        "outputs": encode_array(runner.predict(context.parity_inputs)),
+    }
+    parity_path = relative / "parity.json"
+    (folder / parity_path).write_text(json.dumps(parity))
+    return Artifact(
+        spec=spec,
+        entry=entry,
+        files=[entry, *(relative / shard for shard in written.shards)],
+        runner=runner,
+        parity=parity,
+        parity_path=parity_path,
+        manifest_fields={"input_dtype": "float32", "output_dtype": "float32"},
+    )
+
+
+def _decoded_flatbuffer(topology: dict[str, Any], decoded: dict[str, Any], variant: str) -> bytes:
+    """Rebuild the model from its model.json topology, load the decoded weights, convert to fp32 TFLite."""
+    import tensorflow as tf
+    import tf_keras
+
+    clone = tf_keras.models.model_from_json(json.dumps(topology))
+    names = [name for name, _ in tfjs_weight_entries(clone)]
+    clone.set_weights([decoded[name] for name in names])
+    return run_converter(tf.lite.TFLiteConverter.from_keras_model(clone), variant)

@@ -1,0 +1,125 @@
+"""TFLite flatbuffers: fp32, fp16, dynamic-range int8, full-integer int8, and int8 after QAT."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from exporter.config import Precision, VariantSpec
+from exporter.context import Artifact, ExportContext, encode_array
+from exporter.errors import ConversionError
+from exporter.tflite_runtime import TfliteRunner
+
+CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
+
+
+def _fp32(converter: Any, context: ExportContext) -> Any:
+    return converter
+
+
+def _fp16(converter: Any, context: ExportContext) -> Any:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_types = [tf.float16]
+    return converter
+
+
+def _dynamic_int8(converter: Any, context: ExportContext) -> Any:
+    import tensorflow as tf
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no dataset: int8 weights, float activations
+    return converter
+
+
+def _full_int8(converter: Any, context: ExportContext) -> Any:
+    import tensorflow as tf
+
+    assert context.calibration is not None, "the pipeline skips int8 without calibration data"
+    samples = context.calibration.x[:CALIBRATION_SAMPLES]
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for sample in context.progress.iterate(samples, len(samples), "calibrating"):
+            yield [sample[None, ...]]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter
+
+
+PRECISIONS: dict[Precision, Callable[[Any, ExportContext], Any]] = {
+    Precision.FP32: _fp32,
+    Precision.FP16: _fp16,
+    Precision.DYNAMIC_INT8: _dynamic_int8,
+    Precision.INT8: _full_int8,
+}
+
+
+def build_flatbuffer(context: ExportContext, precision: Precision) -> bytes:
+    if precision is Precision.QAT:
+        from exporter.qat import qat_flatbuffer
+
+        return qat_flatbuffer(context)
+    converter = PRECISIONS[precision](context.tflite_converter(), context)
+    return run_converter(converter, f"tflite-{precision}")
+
+
+def run_converter(converter: Any, variant: str) -> bytes:
+    try:
+        return bytes(converter.convert())
+    except Exception as error:
+        raise ConversionError(f"{variant}: {_converter_reason(error)}") from None
+
+
+def _converter_reason(error: Exception) -> str:
+    text = str(error)
+    ops = sorted(set(re.findall(r"'tfl?\.(\w+)'", text)) | set(re.findall(r"op '(\w+)'", text)))
+    if "quantiz" in text.lower() and ops:
+        return (
+            f"full-integer quantization does not support the op(s) {', '.join(ops)}; "
+            "use the dynamic-int8 variant for this model"
+        )
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(error).__name__)
+    return f"the TFLite converter failed ({first[:200]})"
+
+
+def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
+    flatbuffer = build_flatbuffer(context, spec.precision)
+    digest = hashlib.sha256(flatbuffer).hexdigest()[:16]
+    entry = Path("tflite") / f"{spec.precision}.{digest}.tflite"
+    (folder / entry).parent.mkdir(parents=True, exist_ok=True)
+    (folder / entry).write_bytes(flatbuffer)
+
+    runner = TfliteRunner(flatbuffer)
+    raw_inputs = runner.quantize_input(context.parity_inputs)
+    parity = {
+        "reference": "ai-edge-litert interpreter running this very .tflite file",
+        "inputs": encode_array(raw_inputs),
+        "outputs": encode_array(runner.run_raw(raw_inputs)),
+    }
+    parity_path = Path("tflite") / f"{spec.precision}.parity.json"
+    (folder / parity_path).write_text(json.dumps(parity))
+    fields: dict[str, Any] = {"input_dtype": runner.input_dtype, "output_dtype": runner.output_dtype}
+    if runner.input_quantization:
+        fields["input_quantization"] = runner.input_quantization.as_json()
+    if runner.output_quantization:
+        fields["output_quantization"] = runner.output_quantization.as_json()
+    return Artifact(
+        spec=spec,
+        entry=entry,
+        files=[entry],
+        runner=runner,
+        parity=parity,
+        parity_path=parity_path,
+        manifest_fields=fields,
+        latency_ms=runner.latency_ms(context.parity_inputs),
+    )

@@ -1,0 +1,88 @@
+"""Run a `.tflite` flatbuffer with the LiteRT interpreter: float in, float out, int8 handled at the edges."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """real = scale * (q - zero_point)"""
+
+    scale: float
+    zero_point: int
+
+    def as_json(self) -> dict[str, float | int]:
+        return {"scale": self.scale, "zero_point": self.zero_point}
+
+
+def _quantization(detail: dict) -> Quantization | None:
+    scale, zero_point = detail["quantization"]
+    if detail["dtype"] == np.float32 or scale == 0.0:
+        return None
+    return Quantization(float(scale), int(zero_point))
+
+
+class TfliteRunner:
+    def __init__(self, flatbuffer: bytes, num_threads: int = 1):
+        self._interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self.input_dtype = np.dtype(self._input["dtype"]).name
+        self.output_dtype = np.dtype(self._output["dtype"]).name
+        self.input_quantization = _quantization(self._input)
+        self.output_quantization = _quantization(self._output)
+        self._batchable = int(self._input["shape_signature"][0]) == -1
+        self._batch = int(self._input["shape"][0])
+
+    def quantize_input(self, x: np.ndarray) -> np.ndarray:
+        """The raw input tensor for float inputs `x` (int8 models take quantized values)."""
+        q = self.input_quantization
+        if q is None:
+            return x.astype(self._input["dtype"])
+        info = np.iinfo(self._input["dtype"])
+        return np.clip(np.round(x / q.scale) + q.zero_point, info.min, info.max).astype(self._input["dtype"])
+
+    def dequantize_output(self, raw: np.ndarray) -> np.ndarray:
+        q = self.output_quantization
+        if q is None:
+            return raw.astype(np.float32)
+        return (q.scale * (raw.astype(np.float32) - q.zero_point)).astype(np.float32)
+
+    def run_raw(self, raw_inputs: np.ndarray) -> np.ndarray:
+        """Raw input tensor in, raw output tensor out, for a whole batch."""
+        if self._batchable:
+            return self._invoke(raw_inputs)
+        step = self._batch
+        return np.concatenate(
+            [self._invoke(raw_inputs[i : i + step]) for i in range(0, len(raw_inputs), step)]
+        )
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.dequantize_output(self.run_raw(self.quantize_input(x)))
+
+    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
+        """Median wall time of one invocation on one sample, after a warm-up."""
+        raw = self.quantize_input(sample[:1])
+        self._invoke(raw)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self._interpreter.invoke()
+            times.append((time.perf_counter() - start) * 1000.0)
+        return statistics.median(times)
+
+    def _invoke(self, raw: np.ndarray) -> np.ndarray:
+        index = self._input["index"]
+        if tuple(self._interpreter.get_input_details()[0]["shape"]) != raw.shape:
+            self._interpreter.resize_tensor_input(index, list(raw.shape))
+            self._interpreter.allocate_tensors()
+        self._interpreter.set_tensor(index, raw)
+        self._interpreter.invoke()
+        return np.array(self._interpreter.get_tensor(self._output["index"]))

@@ -1,0 +1,135 @@
+// The edgeship service worker (workbox injectManifest source; scripts/vendor.sh writes webapp/static/sw.js).
+//
+// - Precache: the app shell and vendored runtimes (the workbox manifest, injected at build time) plus the
+//   default model's files (self.__EDGESHIP_MODELS__, prepended by the server to /sw.js). Any change to
+//   either list changes /sw.js, which is how the browser notices a new version.
+// - Caches are versioned: the precache name carries a hash of both lists; on activate every other
+//   edgeship cache except the runtime model cache is deleted. Unchanged files are copied from the old
+//   precache on install instead of being downloaded again.
+// - A new version waits until the page asks it to take over ({type: "SKIP_WAITING"}): the user decides.
+// - Other models are cached on first use: content-hashed files cache-first, the rest network-first.
+
+const PREFIX = "edgeship-";
+const RUNTIME_CACHE = `${PREFIX}runtime-v1`;
+const API_MODELS = "/api/models";
+
+const SHELL = self.__WB_MANIFEST || [];
+const MODELS = self.__EDGESHIP_MODELS__ || { default: null, files: [] };
+
+function hashString(text) {
+  // FNV-1a, 32 bit: a cache name only needs to change when the lists change.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i += 1) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash.toString(16).padStart(8, "0");
+}
+
+const ENTRIES = [...SHELL, ...MODELS.files].map((entry) => {
+  const url = new URL(entry.url, self.location.href).href;
+  const key = entry.revision ? `${url}${url.includes("?") ? "&" : "?"}__rev=${entry.revision}` : url;
+  return { url, key };
+});
+const VERSION = hashString(JSON.stringify([SHELL, MODELS]));
+const PRECACHE = `${PREFIX}precache-${VERSION}`;
+const KEY_BY_URL = new Map(ENTRIES.map((entry) => [entry.url, entry.key]));
+const INDEX_KEY = KEY_BY_URL.get(new URL("/", self.location.href).href);
+// Names with a content hash (shards, .tflite files) never change: cache-first is safe for them.
+const IMMUTABLE = /\.[0-9a-f]{8,}\.(bin|tflite)$/;
+
+async function precacheEntry(cache, { url, key }) {
+  const previous = await caches.match(key);
+  if (previous) {
+    await cache.put(key, previous);
+    return;
+  }
+  const response = await fetch(url, { cache: "reload", credentials: "same-origin" });
+  if (!response.ok) throw new Error(`precache: ${url} answered ${response.status}`);
+  await cache.put(key, response);
+}
+
+self.addEventListener("install", (event) => {
+  event.waitUntil(
+    (async () => {
+      const cache = await caches.open(PRECACHE);
+      await Promise.all(ENTRIES.map((entry) => precacheEntry(cache, entry)));
+      // Remember the model list too, so the app can start offline.
+      try {
+        const response = await fetch(API_MODELS, { cache: "reload" });
+        if (response.ok) await (await caches.open(RUNTIME_CACHE)).put(API_MODELS, response);
+      } catch {
+        // Offline during install: the page fetched it already, or will on its next online visit.
+      }
+    })(),
+  );
+});
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    (async () => {
+      const keep = new Set([PRECACHE, RUNTIME_CACHE]);
+      const names = await caches.keys();
+      await Promise.all(
+        names.filter((name) => name.startsWith(PREFIX) && !keep.has(name)).map((name) => caches.delete(name)),
+      );
+      await self.clients.claim();
+    })(),
+  );
+});
+
+self.addEventListener("message", (event) => {
+  if (event.data && event.data.type === "SKIP_WAITING") self.skipWaiting();
+  if (event.data && event.data.type === "GET_VERSION") {
+    event.source.postMessage({ type: "VERSION", version: VERSION, defaultModel: MODELS.default });
+  }
+});
+
+async function fromPrecache(key) {
+  const cache = await caches.open(PRECACHE);
+  return cache.match(key);
+}
+
+async function networkFirst(request) {
+  const cache = await caches.open(RUNTIME_CACHE);
+  try {
+    const response = await fetch(request);
+    if (response.ok) await cache.put(request, response.clone());
+    return response;
+  } catch (error) {
+    const cached = await cache.match(request);
+    if (cached) return cached;
+    throw error;
+  }
+}
+
+async function cacheFirst(request) {
+  const cache = await caches.open(RUNTIME_CACHE);
+  const cached = await cache.match(request);
+  if (cached) return cached;
+  const response = await fetch(request);
+  if (response.ok) await cache.put(request, response.clone());
+  return response;
+}
+
+async function handle(request) {
+  const url = new URL(request.url);
+  url.hash = "";
+  const key = KEY_BY_URL.get(url.href) || (request.mode === "navigate" ? INDEX_KEY : null);
+  if (key) {
+    const cached = await fromPrecache(key);
+    if (cached) return cached;
+    return fetch(request);
+  }
+  if (url.pathname === API_MODELS) return networkFirst(request);
+  if (url.pathname.startsWith("/models/")) {
+    return IMMUTABLE.test(url.pathname) ? cacheFirst(request) : networkFirst(request);
+  }
+  return fetch(request);
+}
+
+self.addEventListener("fetch", (event) => {
+  const { request } = event;
+  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) return;
+  event.respondWith(handle(request));
+});

@@ -1,0 +1,96 @@
+// Page entry: wires the views to the engine worker, registers the service worker, and exposes a small
+// `window.edgeship` handle (used by the e2e tests and handy in DevTools). No tfjs on this thread.
+import { listModels, loadManifest, variantIds } from "./model/catalog.js";
+import { connect } from "./shared/bridge.js";
+import { ENGINE_METHODS } from "./shared/engine-api.js";
+import { $, h } from "./ui/dom.js";
+import { noteFetch, watchNetwork } from "./ui/network.js";
+import { reportError } from "./ui/toast.js";
+import { checkForUpdate, controlled, registerServiceWorker } from "./ui/updates.js";
+import { CompareView } from "./ui/views/compare.js";
+import { InferView } from "./ui/views/infer.js";
+import { SelfTestView } from "./ui/views/selftest.js";
+
+const VIEWS = ["infer", "compare", "selftest"];
+
+function showView(name) {
+  const view = VIEWS.includes(name) ? name : "infer";
+  for (const other of VIEWS) {
+    $(`#view-${other}`).hidden = other !== view;
+    $(`#tab-${other}`).setAttribute("aria-selected", String(other === view));
+  }
+  if (window.location.hash !== `#${view}`) window.history.replaceState(null, "", `#${view}`);
+}
+
+function describe(manifest) {
+  const created = manifest.created ? manifest.created.replace("T", " ").slice(0, 19) : "unknown date";
+  const count = variantIds(manifest).length;
+  return `${manifest.name} · exported ${created} · ${count} variants`;
+}
+
+async function boot() {
+  watchNetwork();
+  for (const tab of document.querySelectorAll('[role="tab"]')) {
+    tab.addEventListener("click", () => showView(tab.dataset.view));
+  }
+  showView(window.location.hash.slice(1));
+
+  const worker = new Worker("/app/worker/engine.worker.js", { name: "edgeship-engine" });
+  const engine = connect(worker, ENGINE_METHODS);
+  const infer = new InferView(engine);
+  const compare = new CompareView(engine, () => ({ backend: infer.backend === "auto" ? "wasm" : infer.backend }));
+  const selfTest = new SelfTestView(engine);
+  const state = { modelId: null, manifest: null };
+
+  const selectModel = async (id) => {
+    const manifest = await loadManifest(id);
+    state.modelId = id;
+    state.manifest = manifest;
+    $("#model-info").textContent = describe(manifest);
+    $("#model-info").dataset.created = manifest.created || "";
+    infer.setModel(id, manifest);
+    compare.setModel(id);
+    selfTest.setModel(id);
+  };
+
+  const handle = {
+    engine,
+    state,
+    ready: null,
+    views: { infer, compare, selfTest },
+    showView,
+    selectModel,
+    predict: () => infer.predict(),
+    checkForUpdate,
+    controlled,
+  };
+  window.edgeship = handle;
+
+  handle.ready = (async () => {
+    registerServiceWorker().catch((error) => reportError(error, "service worker"));
+    let catalog;
+    try {
+      catalog = await listModels();
+      noteFetch(true);
+    } catch (error) {
+      noteFetch(false);
+      throw error;
+    }
+    const select = $("#model-select");
+    select.replaceChildren(...catalog.models.map((model) => h("option", { value: model.id }, model.id)));
+    select.value = catalog.default;
+    select.addEventListener("change", () => selectModel(select.value).catch(reportError));
+    await selectModel(catalog.default);
+    const env = await engine.init();
+    $("#env-info").textContent =
+      `${env.crossOriginIsolated ? "cross-origin isolated" : "not isolated"} · ` +
+      `tfjs wasm threads ${env.wasmThreads ? "on" : "off"} · ` +
+      `tflite ${env.tflite.multiThreading ? "threads" : "1 thread"}${env.tflite.simd ? " + SIMD" : ""}`;
+    handle.env = env;
+    document.documentElement.dataset.ready = "true";
+    return env;
+  })();
+  handle.ready.catch((error) => reportError(error, "start"));
+}
+
+boot().catch((error) => reportError(error, "start"));

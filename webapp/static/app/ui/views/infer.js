@@ -1,0 +1,162 @@
+// Inference view: draw or upload (image models) or type numbers (numeric models), pick a variant and a
+// backend, see class probabilities and latency. Talks to the engine only through the bridge.
+import { inputSize, labelsOf, variantIds } from "../../model/catalog.js";
+import { toProbabilities } from "../../model/metrics.js";
+import { imageToInput, numericToInput } from "../../model/preprocess.js";
+import { renderBars } from "../chart.js";
+import { $, formatMs, h } from "../dom.js";
+import { DrawPad, drawPreview } from "../drawpad.js";
+import { withProgress } from "../progress.js";
+import { reportError } from "../toast.js";
+
+const BACKEND_KEY = "edgeship.backend";
+const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
+
+export class InferView {
+  constructor(engine) {
+    this.engine = engine;
+    this.model = null; // {id, manifest}
+    this.pad = new DrawPad($("#draw-canvas"), { onStroke: () => this.predict().catch(reportError) });
+    this.lastResult = null;
+    $("#clear-button").addEventListener("click", () => {
+      this.pad.clear();
+      this.showEmpty();
+    });
+    $("#predict-button").addEventListener("click", () => this.predict().catch(reportError));
+    $("#upload-input").addEventListener("change", async (event) => {
+      const [file] = event.target.files;
+      event.target.value = "";
+      if (!file) return;
+      try {
+        await this.pad.drawImage(file);
+        await this.predict();
+      } catch (error) {
+        reportError(error, "image");
+      }
+    });
+    $("#numeric-input").addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.predict().catch(reportError);
+    });
+    const backend = $("#backend-select");
+    backend.value = localStorage.getItem(BACKEND_KEY) || "auto";
+    backend.addEventListener("change", () => {
+      localStorage.setItem(BACKEND_KEY, backend.value);
+      this.changed();
+    });
+    $("#variant-select").addEventListener("change", () => this.changed());
+  }
+
+  setModel(id, manifest) {
+    this.model = { id, manifest };
+    const select = $("#variant-select");
+    select.replaceChildren(
+      ...variantIds(manifest).map((variant) => {
+        const spec = manifest.variants[variant];
+        const label = `${variant} (${spec.target === "tfjs" ? "TFJS" : "TFLite"}, ${spec.precision})`;
+        return h("option", { value: variant }, label);
+      }),
+    );
+    select.value = manifest.variants[manifest.default_variant] ? manifest.default_variant : select.options[0].value;
+    const prep = manifest.preprocessing || { kind: "numeric" };
+    const image = prep.kind === "image";
+    $("#image-input").hidden = !image;
+    $("#numeric-input").hidden = image;
+    if (image) {
+      this.pad.setInk(prep.ink);
+      $("#image-input h2").textContent =
+        prep.ink === "low" ? "Draw (dark on light) or upload" : "Draw (light on dark) or upload";
+    } else {
+      const size = prep.size || inputSize(manifest);
+      $("#numeric-help").textContent = `${size} numbers, separated by commas, spaces or new lines.`;
+      $("#numeric-values").value = Array(size).fill("0").join(", ");
+    }
+    this.showEmpty();
+    this.updateBackendNote();
+  }
+
+  get variant() {
+    return $("#variant-select").value;
+  }
+
+  get backend() {
+    return $("#backend-select").value;
+  }
+
+  updateBackendNote(extra = "") {
+    const spec = this.model && this.model.manifest.variants[this.variant];
+    const tflite = spec && spec.target === "tflite";
+    $("#backend-select").disabled = Boolean(tflite);
+    $("#backend-note").textContent = tflite
+      ? "TFLite variants run in tfjs-tflite (TFLite + XNNPACK in WebAssembly)."
+      : extra;
+  }
+
+  changed() {
+    this.updateBackendNote();
+    if (this.lastResult) this.predict().catch(reportError);
+  }
+
+  showEmpty() {
+    this.lastResult = null;
+    const labels = labelsOf(this.model.manifest);
+    renderBars($("#chart"), labels, new Float32Array(labels.length));
+    $("#top1-label").textContent = "–";
+    $("#top1-prob").textContent = "";
+    $("#latency").textContent = "";
+    $("#result").dataset.state = "empty";
+    delete $("#result").dataset.scores;
+  }
+
+  /** The model input from the canvas or the numeric form (Float32Array). */
+  currentInput() {
+    const { manifest } = this.model;
+    const prep = manifest.preprocessing || { kind: "numeric" };
+    if (prep.kind !== "image") {
+      const values = $("#numeric-values").value.split(/[\s,;]+/).filter(Boolean);
+      return numericToInput(values.map(Number), prep.size || inputSize(manifest));
+    }
+    const { data, width, height } = this.pad.pixels();
+    const input = imageToInput(data, width, height, prep, { fit: true, matchInk: this.pad.uploaded });
+    drawPreview($("#preview-canvas"), input, prep);
+    return input;
+  }
+
+  async predict() {
+    if (!this.model) return null;
+    const { id, manifest } = this.model;
+    const input = this.currentInput();
+    const variant = this.variant;
+    const spec = manifest.variants[variant];
+    const remembered = localStorage.getItem(autoKey(id, variant));
+    const result = await withProgress(`Running ${variant}`, ({ onProgress, signal }) =>
+      this.engine.predict({ modelId: id, variant, backend: this.backend, remembered, input }, { onProgress, signal }),
+    );
+    if (result.measured && spec.target === "tfjs") {
+      localStorage.setItem(autoKey(id, variant), result.backend);
+    }
+    const labels = labelsOf(manifest);
+    const probabilities = toProbabilities(result.scores);
+    const best = renderBars($("#chart"), labels, probabilities);
+    $("#top1-label").textContent = labels[best];
+    $("#top1-prob").textContent = `${(100 * probabilities[best]).toFixed(1)} %`;
+    const where = spec.target === "tfjs" ? `tfjs ${result.backend}` : "tfjs-tflite";
+    $("#latency").textContent = `${variant} on ${where}: ${formatMs(result.latencyMs)}`;
+    if (spec.target === "tfjs" && this.backend === "auto") {
+      const measured = result.measured
+        ? Object.entries(result.measured)
+            .map(([name, ms]) => `${name} ${ms === null ? "failed" : formatMs(ms)}`)
+            .join(", ")
+        : "remembered";
+      this.updateBackendNote(`auto → ${result.backend} (${measured})`);
+    }
+    const box = $("#result");
+    box.dataset.state = "done";
+    box.dataset.top1 = String(best);
+    box.dataset.variant = variant;
+    box.dataset.backend = result.backend;
+    box.dataset.scores = JSON.stringify(Array.from(result.scores));
+    this.lastResult = result;
+    return { ...result, top1: best, probabilities };
+  }
+}

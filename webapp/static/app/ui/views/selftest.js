@@ -1,0 +1,71 @@
+// Self-test view: every variant on its parity fixture, pass/fail with the max abs diff.
+import { $, h } from "../dom.js";
+import { withProgress } from "../progress.js";
+import { reportError } from "../toast.js";
+
+function formatDiff(value) {
+  if (value === null || value === undefined) return "–";
+  return value === 0 ? "0" : value.toExponential(2);
+}
+
+export class SelfTestView {
+  constructor(engine) {
+    this.engine = engine;
+    this.modelId = null;
+    $("#selftest-run").addEventListener("click", () => this.run().catch(reportError));
+  }
+
+  setModel(id) {
+    this.modelId = id;
+    $("#selftest-table tbody").replaceChildren();
+    $("#selftest-summary").textContent = "";
+    $("#view-selftest").dataset.state = "idle";
+  }
+
+  backends() {
+    return [...document.querySelectorAll('input[name="st-backend"]:checked')].map((box) => box.value);
+  }
+
+  async run() {
+    const button = $("#selftest-run");
+    button.disabled = true;
+    $("#view-selftest").dataset.state = "running";
+    try {
+      const rows = await withProgress("Self-test", ({ onProgress, signal }) =>
+        this.engine.selfTest({ modelId: this.modelId, backends: this.backends() }, { onProgress, signal }),
+      );
+      this.render(rows);
+      $("#view-selftest").dataset.state = "done";
+      return rows;
+    } catch (error) {
+      $("#view-selftest").dataset.state = "idle";
+      throw error;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  render(rows) {
+    const body = rows.map((row) =>
+      h(
+        "tr",
+        {
+          className: row.pass ? "pass" : "fail",
+          dataset: { variant: row.variant, backend: row.backend, pass: String(row.pass), diff: String(row.maxAbsDiff) },
+        },
+        h("td", {}, row.variant),
+        h("td", {}, row.runtime === "tfjs" ? `TFJS ${row.backend}` : "TFLite"),
+        h("td", { className: "num" }, formatDiff(row.maxAbsDiff)),
+        h("td", { className: "num" }, row.tolerance === undefined ? "–" : formatDiff(row.tolerance)),
+        h("td", { className: "num" }, row.top1 === null ? "–" : `${(100 * row.top1).toFixed(0)} %`),
+        h("td", {}, h("span", { className: row.pass ? "badge badge-pass" : "badge badge-fail" }, row.pass ? "pass" : "fail"),
+          row.error ? h("span", { className: "error small" }, ` ${row.error}`) : null),
+      ),
+    );
+    $("#selftest-table tbody").replaceChildren(...body);
+    const passed = rows.filter((row) => row.pass).length;
+    const summary = $("#selftest-summary");
+    summary.textContent = `${passed} of ${rows.length} passed`;
+    summary.className = passed === rows.length ? "summary ok" : "summary bad";
+  }
+}
