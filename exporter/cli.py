@@ -15,6 +15,7 @@ from pathlib import Path
 from exporter import __version__, gpu
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Target
 from exporter.errors import EdgeshipError
+from exporter.native_output import native_output_to_log
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -130,19 +131,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_python_warnings() -> None:
+    """TensorFlow's own Python warnings (deprecations, converter notes) are not the user's business."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings(
+        "ignore", module=r"(tensorflow|tf_keras|keras|tensorflowjs|tensorflow_model_optimization)"
+    )
+    for name in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
     args = build_parser().parse_args(argv)
-    try:
-        for notice in gpu.apply(gpu.config_from(args, os.environ)):
-            print(notice, file=sys.stderr)
-        return int(args.func(args))
-    except EdgeshipError as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted: nothing was changed in the output folder.", file=sys.stderr)
-        return 130
+    _quiet_python_warnings()
+    with native_output_to_log():
+        try:
+            for notice in gpu.apply(gpu.config_from(args, os.environ)):
+                print(notice, file=sys.stderr)
+            return int(args.func(args))
+        except EdgeshipError as error:
+            print(f"{type(error).__name__}: {error}", file=sys.stderr)
+            return error.exit_code
+        except KeyboardInterrupt:
+            print("Interrupted: nothing was changed in the output folder.", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """Keras 3 -> tf-keras translation, the safe-mode config scan, and the TFJS layers-format view of a model.
 
 Why this module exists: the TFJS layers format and tensorflow-model-optimization (QAT) both need tf-keras
-(Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (see FACTS: InputLayer
-`batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the Keras 3 config
-is rewritten into the tf-keras form, rebuilt with tf-keras, and the weights are copied layer by layer. Everything
-downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model.
+(Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (see FACTS:
+InputLayer `batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the
+Keras 3 config is rewritten into the tf-keras form, rebuilt with tf-keras, and the weights are copied layer by
+layer. Everything downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model.
 
 TensorFlow, Keras 3 and tf-keras are imported inside the functions: importing `exporter` must not initialise
 TensorFlow (see `exporter.gpu`).
@@ -25,28 +25,35 @@ from exporter.errors import ConversionError, UnsafeModelError, UnsupportedModelE
 Config = dict[str, Any]
 
 _MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
+# Built-in layers whose config carries a serialised Python function (marshalled bytecode, or a pickle):
+# loading them runs code from the file, exactly like a Lambda.
+_CODE_LAYERS = frozenset({"Lambda", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"})
 # Config keys under which wrappers (Bidirectional, TimeDistributed) and RNNs keep the layers they own.
 _NESTED_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
 # Keys that only describe how Keras 3 (de)serialises an object; tf-keras and tfjs-layers read none of them.
 _SERIALISATION_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _MISSING = object()
 
-# Layer classes that @tensorflow/tfjs 4.22 registers (read from its SerializationMap). A class outside this set
-# makes `loadLayersModel` fail with "Unknown layer", so it is refused here, with a message that says why.
+# Layer classes that @tensorflow/tfjs 4.22 registers (read from its SerializationMap). A class outside this
+# set makes `loadLayersModel` fail with "Unknown layer", so it is refused here, with a message that says why.
 _TFJS_LAYERS = frozenset(
-    "Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D BatchNormalization "
-    "Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D Conv2DTranspose Conv3D Conv3DTranspose "
-    "ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout ELU Embedding Flatten Functional GRU "
-    "GaussianDropout GaussianNoise GlobalAveragePooling1D GlobalAveragePooling2D GlobalMaxPooling1D "
-    "GlobalMaxPooling2D InputLayer LSTM LayerNormalization LeakyReLU Masking MaxPooling1D MaxPooling2D "
-    "MaxPooling3D Maximum Minimum Model Multiply PReLU Permute RNN RandomWidth ReLU RepeatVector Rescaling "
-    "Reshape Resizing SeparableConv2D Sequential SimpleRNN Softmax SpatialDropout1D ThresholdedReLU "
-    "TimeDistributed UpSampling2D ZeroPadding2D".split()
+    " ".join(
+        (
+            "Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D",
+            "BatchNormalization Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D",
+            "Conv2DTranspose Conv3D Conv3DTranspose ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout",
+            "ELU Embedding Flatten Functional GRU GaussianDropout GaussianNoise GlobalAveragePooling1D",
+            "GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D InputLayer LSTM LayerNormalization",
+            "LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D Maximum Minimum Model Multiply PReLU",
+            "Permute RNN RandomWidth ReLU RepeatVector Rescaling Reshape Resizing SeparableConv2D Sequential",
+            "SimpleRNN Softmax SpatialDropout1D ThresholdedReLU TimeDistributed UpSampling2D ZeroPadding2D",
+        )
+    ).split()
 )
-# Activation names tfjs-layers 4.22 knows, after it camel-cases the Python name ("hard_sigmoid" -> "hardSigmoid").
+# Activation names tfjs-layers 4.22 knows, after it camel-cases the Python name (hard_sigmoid -> hardSigmoid).
 _TFJS_ACTIVATIONS = frozenset(
-    "elu gelu gelu_new hard_sigmoid linear log_softmax mish relu relu6 selu sigmoid softmax softplus softsign "
-    "swish tanh".split()
+    {"elu", "gelu", "gelu_new", "hard_sigmoid", "linear", "log_softmax", "mish", "relu", "relu6", "selu"}
+    | {"sigmoid", "softmax", "softplus", "softsign", "swish", "tanh"}
 )
 _TFJS_ACTIVATION_ALIASES = {"silu": "swish"}  # same function, a name tfjs-layers lacks
 # Arguments tf-keras writes but never uses that tfjs-layers refuses outright ("Fields kernelInitializer,
@@ -56,7 +63,7 @@ _TFJS_DROPPED_ARGUMENTS = {
 }
 
 
-# --- safe-mode scan -------------------------------------------------------------------------------------------
+# --- safe-mode scan -----------------------------------------------------------------------------------------
 
 
 def scan_config(config: Config, flavour: Literal["keras3", "tf_keras"]) -> None:
@@ -73,8 +80,8 @@ def scan_config(config: Config, flavour: Literal["keras3", "tf_keras"]) -> None:
     for layer in _iter_layer_entries(entry):
         name = _entry_name(layer)
         class_name = str(layer.get("class_name"))
-        if class_name == "Lambda":
-            clauses.append(f"layer '{name}' is a Lambda layer, which runs arbitrary Python code")
+        if class_name in _CODE_LAYERS:
+            clauses.append(f"layer '{name}' is a {class_name} layer, which runs arbitrary Python code")
         elif not is_builtin(layer):
             only_lambdas = False
             shown = class_name.split(">")[-1]  # tf-keras writes registered classes as "Package>Class"
@@ -85,7 +92,8 @@ def scan_config(config: Config, flavour: Literal["keras3", "tf_keras"]) -> None:
         return
     if only_lambdas:
         pronoun = "it" if len(clauses) == 1 else "them"
-        advice = f"edgeship loads models in safe mode. Replace {pronoun} with built-in layers and save the model again."
+        advice = "edgeship loads models in safe mode. "
+        advice += f"Replace {pronoun} with built-in layers and save the model again."
     else:
         advice = (
             "edgeship loads models in safe mode and runs no code from model files. "
@@ -125,25 +133,33 @@ def _is_builtin_keras3(entry: Config) -> bool:
         return False
     # keras.ops calls in a functional model (x + 1, ops.matmul) are serialised as operations of keras itself.
     is_op = module.startswith("keras.src.ops")
-    return is_op or class_name in _MODEL_CLASSES | {"InputLayer"} or hasattr(keras.layers, class_name)
+    return (
+        is_op or class_name in _MODEL_CLASSES or _is_layer_class(keras.layers, keras.layers.Layer, class_name)
+    )
 
 
 def _is_builtin_tf_keras(entry: Config) -> bool:
     import tf_keras
 
     class_name = str(entry.get("class_name"))
-    return class_name in _MODEL_CLASSES or hasattr(tf_keras.layers, class_name)
+    return class_name in _MODEL_CLASSES or _is_layer_class(tf_keras.layers, tf_keras.layers.Layer, class_name)
 
 
-# --- Keras 3 -> tf-keras --------------------------------------------------------------------------------------
+def _is_layer_class(namespace: Any, base: type, class_name: str) -> bool:
+    """A layer class of that namespace; its helper functions (`serialize`, `deserialize`) do not count."""
+    candidate = getattr(namespace, class_name, None)
+    return inspect.isclass(candidate) and issubclass(candidate, base)
+
+
+# --- Keras 3 -> tf-keras ------------------------------------------------------------------------------------
 
 
 def to_tf_keras(model: Any) -> Any:
     """An equivalent tf-keras model: same layer names, same weights, same trainable flags.
 
     A tf-keras model is returned unchanged. Raises UnsafeModelError for Lambda/custom layers and
-    UnsupportedModelError for anything tf-keras cannot express (a layer class it lacks, a Keras-3-only argument
-    set to a non-default value, keras.ops calls, dict inputs or outputs, a subclassed model).
+    UnsupportedModelError for anything tf-keras cannot express (a layer class it lacks, a Keras-3-only
+    argument set to a non-default value, keras.ops calls, dict inputs or outputs, a subclassed model).
     """
     import keras
     import tf_keras
@@ -210,14 +226,14 @@ def _skips_first_node(entry: Config) -> bool:
 
 
 def _nested_refs(model_name: str, what: str, refs: Any, offsets: dict[str, int]) -> list[list[Any]]:
-    """Keras 3 writes a single input/output un-nested (`["x", 0, 0]`); tf-keras and tfjs want a list of them."""
+    """Keras 3 writes a single input/output un-nested (`["x", 0, 0]`); tf-keras and tfjs want a list."""
     if _is_ref(refs):
         refs = [refs]
     if isinstance(refs, list) and refs and all(_is_ref(ref) for ref in refs):
         return [[name, node + offsets.get(name, 0), index] for name, node, index in refs]
     raise UnsupportedModelError(
-        f"model '{model_name}' has its {what} in a dict or nested structure, which tf-keras/TFJS models cannot "
-        f"express; pass the {what} as a list and save the model again."
+        f"model '{model_name}' has its {what} in a dict or nested structure, which tf-keras/TFJS models "
+        f"cannot express; pass the {what} as a list and save the model again."
     )
 
 
@@ -249,8 +265,9 @@ def _translate_layer_config(entry: Config) -> Config:
     name = _entry_name(entry)
     if str(entry.get("module") or "").startswith("keras.src.ops"):
         raise UnsupportedModelError(
-            f"layer '{name}' ({class_name}) is a keras.ops call or tensor arithmetic, which has no tf-keras/TFJS "
-            "equivalent; use the matching layer (for example keras.layers.Add) and save the model again."
+            f"layer '{name}' ({class_name}) is a keras.ops call or tensor arithmetic, which has no "
+            "tf-keras/TFJS equivalent; use the matching layer (for example keras.layers.Add) and save the "
+            "model again."
         )
     tfk_class = getattr(tf_keras.layers, class_name, None)
     if tfk_class is None:
@@ -409,7 +426,7 @@ def _dtype_name(owner: str, dtype: Any) -> str | None:
 
 
 def _translate_node(layer_name: str, node: Any, offsets: dict[str, int]) -> list[list[Any]]:
-    """`{"args": [tensor or [tensors]], "kwargs": {...}}` -> `[[layer, node_index, tensor_index, kwargs], ...]`."""
+    """Keras 3 `{"args": [tensor(s)], "kwargs": {}}` -> tf-keras `[[layer, node, index, kwargs], ...]`."""
     if isinstance(node, list):  # already in the tf-keras form
         return node
     args = node.get("args", [])
@@ -417,13 +434,14 @@ def _translate_node(layer_name: str, node: Any, offsets: dict[str, int]) -> list
     kwargs = {key: value for key, value in node.get("kwargs", {}).items() if value is not None}
     if len(args) != 1:
         raise UnsupportedModelError(
-            f"layer '{layer_name}' is called with {len(args)} positional arguments; tf-keras/TFJS layers take one "
-            "input (a tensor or a list of tensors). Use a merge layer such as Add or Concatenate instead."
+            f"layer '{layer_name}' is called with {len(args)} positional arguments; tf-keras/TFJS layers "
+            "take one input (a tensor or a list of tensors). Use a merge layer such as Add or Concatenate "
+            "instead."
         )
     if "__keras_tensor__" in json.dumps(kwargs):
         raise UnsupportedModelError(
-            f"layer '{layer_name}' receives a tensor as a keyword argument, which TFJS models cannot express; "
-            "pass tensors as the layer's input instead."
+            f"layer '{layer_name}' receives a tensor as a keyword argument, which TFJS models cannot "
+            "express; pass tensors as the layer's input instead."
         )
     tensors = args[0] if isinstance(args[0], list) else [args[0]]
     return [[*_keras_history(layer_name, tensor, offsets), kwargs] for tensor in tensors]
@@ -467,13 +485,13 @@ def _copy_layer_weights(src: Any, dst: Any) -> None:
         order = [src_names.index(name) for name in dst_names]
     else:
         order = list(range(len(src_vars)))
-    values = []
-    for dst_var, index in zip(dst_vars, order, strict=True):
+    values: list[np.ndarray] = []
+    for dst_var, dst_name, index in zip(dst_vars, dst_names, order, strict=True):
         value = np.asarray(src_vars[index].numpy())
         if tuple(value.shape) != tuple(dst_var.shape):
             raise ConversionError(
-                f"layer '{src.name}' weight {dst_names[len(values)]} has shape {tuple(value.shape)} in Keras 3 "
-                f"but {tuple(dst_var.shape)} in tf-keras; export the model as a SavedModel instead."
+                f"layer '{src.name}' weight {dst_name} has shape {tuple(value.shape)} in Keras 3 but "
+                f"{tuple(dst_var.shape)} in tf-keras; export the model as a SavedModel instead."
             )
         values.append(value)
     dst.set_weights(values)
@@ -484,14 +502,14 @@ def _short_name(name: str) -> str:
     return name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
-# --- TFJS layers format ---------------------------------------------------------------------------------------
+# --- TFJS layers format -------------------------------------------------------------------------------------
 
 
 def tfjs_topology(tfk_model: Any) -> Config:
     """The `modelTopology` of a TFJS layers model.json, in the form @tensorflow/tfjs 4.22 loads.
 
-    Raises UnsupportedModelError for a layer class, activation or ReLU setting that tfjs-layers lacks (it would
-    otherwise fail to load, or silently compute something else).
+    Raises UnsupportedModelError for a layer class, activation or ReLU setting that tfjs-layers lacks (it
+    would otherwise fail to load, or silently compute something else).
     """
     import tf_keras
 
@@ -506,8 +524,8 @@ def _tfjs_entry(entry: Config) -> Config:
     name = _entry_name(entry)
     if class_name not in _TFJS_LAYERS:
         raise UnsupportedModelError(
-            f"layer '{name}' ({class_name}) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the model "
-            "with layers TFJS supports, or export TFLite variants only."
+            f"layer '{name}' ({class_name}) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the "
+            "model with layers TFJS supports, or export TFLite variants only."
         )
     out: Config = {"class_name": class_name, "config": _tfjs_config(name, class_name, cfg)}
     for key in ("name", "inbound_nodes"):
@@ -547,14 +565,14 @@ def _tfjs_activation(layer_name: str, activation: str) -> str:
     activation = _TFJS_ACTIVATION_ALIASES.get(activation, activation)
     if activation not in _TFJS_ACTIVATIONS:
         raise UnsupportedModelError(
-            f"layer '{layer_name}' uses the activation '{activation}', which TFJS (@tensorflow/tfjs 4.22) does "
-            "not have; use another activation, or export TFLite variants only."
+            f"layer '{layer_name}' uses the activation '{activation}', which TFJS (@tensorflow/tfjs 4.22) "
+            "does not have; use another activation, or export TFLite variants only."
         )
     return activation
 
 
 def _tfjs_regularizer(value: Config) -> Config:
-    """tfjs-layers registers only L1L2; tf-keras writes L1 and L2 separately. Regularizers do not change outputs."""
+    """tfjs-layers registers only L1L2, tf-keras writes L1 and L2 too; regularizers never change outputs."""
     config = value.get("config", {})
     if value.get("class_name") in ("L1", "L2"):
         return {"class_name": "L1L2", "config": {"l1": config.get("l1", 0.0), "l2": config.get("l2", 0.0)}}
@@ -562,7 +580,7 @@ def _tfjs_regularizer(value: Config) -> Config:
 
 
 def tfjs_weight_entries(tfk_model: Any) -> list[tuple[str, np.ndarray]]:
-    """(name, array) per weight, as the tensorflowjs converter writes them and tfjs-layers' loadWeights matches.
+    """(name, array) per weight, as the tensorflowjs converter names them and tfjs' loadWeights matches them.
 
     Layers in model order, nested models flattened in place, each layer's weights in its own order (trainable
     first); names are the tf-keras variable names without `:0` (`conv2d/kernel`, `bn/moving_mean`), which is

@@ -61,6 +61,11 @@ def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise OutputDirError(f"--out {out} is a file, not a folder; choose a folder path")
     parent = out.parent
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutputDirError(
+            f"--out {out}: {blocking} is a file, so no folder can be made under it; choose another path"
+        )
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -1,4 +1,4 @@
-"""Keras 3 -> tf-keras translation, the safe-mode scan, and TFJS model.json files that really load in tfjs 4.22."""
+"""Keras 3 -> tf-keras translation, the safe-mode scan, and TFJS model.json files that load in tfjs 4.22."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class TfkMyLayer(tf_keras.layers.Layer):
         return x * 2.0
 
 
-# --- fixtures ---------------------------------------------------------------------------------------------------
+# --- fixtures -----------------------------------------------------------------------------------------------
 
 
 def _randomise_batch_norm(model: Any, seed: int = 0) -> Any:
@@ -168,7 +168,7 @@ def _layer_names(model: Any) -> list[Any]:
     ]
 
 
-# --- to_tf_keras ------------------------------------------------------------------------------------------------
+# --- to_tf_keras --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -223,18 +223,18 @@ def _rms_model() -> Any:
     [
         (
             lambda: _dense_model(lora_rank=2),
-            "layer 'dense' (Dense) sets lora_rank=2, a Keras 3-only argument that tf-keras/TFJS cannot express; "
-            "leave it at its default and save the model again.",
+            "layer 'dense' (Dense) sets lora_rank=2, a Keras 3-only argument that tf-keras/TFJS cannot "
+            "express; leave it at its default and save the model again.",
         ),
         (
             _rms_model,
-            "layer 'rms' (RMSNormalization) has no tf-keras/TFJS equivalent; rebuild the model with layers that "
-            "tf-keras also has, or export the model as a SavedModel (TFLite variants only).",
+            "layer 'rms' (RMSNormalization) has no tf-keras/TFJS equivalent; rebuild the model with layers "
+            "that tf-keras also has, or export the model as a SavedModel (TFLite variants only).",
         ),
         (
             _ops_model,
-            "layer 'add' (Add) is a keras.ops call or tensor arithmetic, which has no tf-keras/TFJS equivalent; "
-            "use the matching layer (for example keras.layers.Add) and save the model again.",
+            "layer 'add' (Add) is a keras.ops call or tensor arithmetic, which has no tf-keras/TFJS "
+            "equivalent; use the matching layer (for example keras.layers.Add) and save the model again.",
         ),
     ],
     ids=["keras3-only-argument", "keras3-only-layer", "keras-ops"],
@@ -250,7 +250,7 @@ def test_keras3_only_argument_at_default_is_dropped() -> None:
     assert to_tf_keras(model).get_layer("dense").units == 2
 
 
-# --- scan_config ------------------------------------------------------------------------------------------------
+# --- scan_config --------------------------------------------------------------------------------------------
 
 
 def _keras3_config(tmp_path: Path, layer: Any) -> dict[str, Any]:
@@ -303,14 +303,14 @@ def test_scan_names_every_offender_in_one_line(tmp_path: Path) -> None:
         scan_config(config, "keras3")
     assert str(info.value) == (
         "layer 'lambda_a' is a Lambda layer, which runs arbitrary Python code, layer 'inner_custom' uses the "
-        "custom class 'MyLayer', which is not a built-in Keras layer, layer 'lambda_b' is a Lambda layer, which "
-        "runs arbitrary Python code; edgeship loads models in safe mode and runs no code from model files. "
-        "Use built-in layers, or export the model as a SavedModel."
+        "custom class 'MyLayer', which is not a built-in Keras layer, layer 'lambda_b' is a Lambda layer, "
+        "which runs arbitrary Python code; edgeship loads models in safe mode and runs no code from model "
+        "files. Use built-in layers, or export the model as a SavedModel."
     )
 
 
 @pytest.mark.parametrize("flavour", ["keras3", "tf_keras"])
-def test_scan_accepts_built_in_layers(tmp_path: Path, flavour: str, functional_branches: Any) -> None:
+def test_scan_accepts_built_in_layers(flavour: str, functional_branches: Any) -> None:
     if flavour == "keras3":
         config = keras.saving.serialize_keras_object(functional_branches)
     else:
@@ -318,7 +318,7 @@ def test_scan_accepts_built_in_layers(tmp_path: Path, flavour: str, functional_b
     scan_config(config, flavour)  # type: ignore[arg-type]
 
 
-# --- TFJS -------------------------------------------------------------------------------------------------------
+# --- TFJS ---------------------------------------------------------------------------------------------------
 
 
 def _write_tfjs(tfk_model: Any, folder: Path) -> Path:
@@ -414,18 +414,18 @@ def test_tfjs_topology_form(request: pytest.FixtureRequest, translated: dict[str
     [
         (
             lambda: tf_keras.layers.UnitNormalization(name="unit"),
-            "layer 'unit' (UnitNormalization) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the model "
-            "with layers TFJS supports, or export TFLite variants only.",
+            "layer 'unit' (UnitNormalization) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the "
+            "model with layers TFJS supports, or export TFLite variants only.",
         ),
         (
             lambda: tf_keras.layers.ReLU(negative_slope=0.1, name="leaky"),
-            "layer 'leaky' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a plain "
-            "ReLU, or export TFLite variants only.",
+            "layer 'leaky' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
+            "plain ReLU, or export TFLite variants only.",
         ),
         (
             lambda: tf_keras.layers.Activation("exponential", name="exp"),
-            "layer 'exp' uses the activation 'exponential', which TFJS (@tensorflow/tfjs 4.22) does not have; "
-            "use another activation, or export TFLite variants only.",
+            "layer 'exp' uses the activation 'exponential', which TFJS (@tensorflow/tfjs 4.22) does not "
+            "have; use another activation, or export TFLite variants only.",
         ),
     ],
     ids=["layer", "relu-slope", "activation"],

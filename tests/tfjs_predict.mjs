@@ -5,9 +5,9 @@
 //   INPUTS_JSON: [{"shape": [...], "data": [...]} | {"shape": [...], "file": "x.bin"}, ...], one entry per
 //   model input; "file" is raw little-endian float32, relative to INPUTS_JSON.
 // stdout: [{"shape": [...], "data": [...]}, ...], one entry per model output.
-import fs from 'node:fs';
-import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import fs from "node:fs";
+import path from "node:path";
+import * as tf from "@tensorflow/tfjs";
 
 function readFloat32(file) {
   const bytes = fs.readFileSync(file);
@@ -19,13 +19,14 @@ function readFloat32(file) {
 function fileHandler(modelJsonPath) {
   return {
     async load() {
-      const modelJson = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8'));
+      const modelJson = JSON.parse(fs.readFileSync(modelJsonPath, "utf8"));
       const dir = path.dirname(modelJsonPath);
       const weightSpecs = [];
       const shards = [];
       for (const group of modelJson.weightsManifest) {
         weightSpecs.push(...group.weights);
-        for (const shard of group.paths) shards.push(fs.readFileSync(path.join(dir, shard)));
+        for (const shard of group.paths)
+          shards.push(fs.readFileSync(path.join(dir, shard)));
       }
       const all = Buffer.concat(shards);
       return {
@@ -34,7 +35,10 @@ function fileHandler(modelJsonPath) {
         generatedBy: modelJson.generatedBy,
         convertedBy: modelJson.convertedBy,
         weightSpecs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
+        weightData: all.buffer.slice(
+          all.byteOffset,
+          all.byteOffset + all.byteLength,
+        ),
       };
     },
   };
@@ -42,16 +46,23 @@ function fileHandler(modelJsonPath) {
 
 async function main() {
   const [modelJsonPath, inputsPath] = process.argv.slice(2);
-  await tf.setBackend('cpu');
-  const model = await tf.loadLayersModel(fileHandler(modelJsonPath), { strict: true });
-  const specs = JSON.parse(fs.readFileSync(inputsPath, 'utf8'));
+  await tf.setBackend("cpu");
+  const model = await tf.loadLayersModel(fileHandler(modelJsonPath), {
+    strict: true,
+  });
+  const specs = JSON.parse(fs.readFileSync(inputsPath, "utf8"));
   const inputs = specs.map((spec) => {
-    const data = spec.file ? readFloat32(path.join(path.dirname(inputsPath), spec.file)) : spec.data;
-    return tf.tensor(data, spec.shape, 'float32');
+    const data = spec.file
+      ? readFloat32(path.join(path.dirname(inputsPath), spec.file))
+      : spec.data;
+    return tf.tensor(data, spec.shape, "float32");
   });
   const outputs = tf.tidy(() => {
     const result = model.predict(inputs.length === 1 ? inputs[0] : inputs);
-    return (Array.isArray(result) ? result : [result]).map((t) => ({ shape: t.shape, data: Array.from(t.dataSync()) }));
+    return (Array.isArray(result) ? result : [result]).map((t) => ({
+      shape: t.shape,
+      data: Array.from(t.dataSync()),
+    }));
   });
   tf.dispose(inputs);
   model.dispose();

@@ -38,7 +38,9 @@ async function boot() {
   const worker = new Worker("/app/worker/engine.worker.js", { name: "edgeship-engine" });
   const engine = connect(worker, ENGINE_METHODS);
   const infer = new InferView(engine);
-  const compare = new CompareView(engine, () => ({ backend: infer.backend === "auto" ? "wasm" : infer.backend }));
+  const compare = new CompareView(engine, () => ({
+    backend: infer.backend === "auto" ? "wasm" : infer.backend,
+  }));
   const selfTest = new SelfTestView(engine);
   const state = { modelId: null, manifest: null };
 

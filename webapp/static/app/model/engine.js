@@ -136,7 +136,8 @@ async function resolveBackend(modelId, variant, backend, remembered, progress) {
   const measured = {};
   let index = 0;
   for (const candidate of tfjsRuntime.BACKENDS) {
-    if (progress) progress({ done: index, total: tfjsRuntime.BACKENDS.length, label: `measuring ${candidate}` });
+    if (progress)
+      progress({ done: index, total: tfjsRuntime.BACKENDS.length, label: `measuring ${candidate}` });
     index += 1;
     try {
       await switchBackend(candidate);
@@ -214,7 +215,8 @@ export const handlers = {
     for (const [index, variant] of order.entries()) {
       checkAborted(signal);
       const spec = manifest.variants[variant];
-      const step = (fraction, label) => progress({ done: index + fraction, total, label: `${variant}: ${label}` });
+      const step = (fraction, label) =>
+        progress({ done: index + fraction, total, label: `${variant}: ${label}` });
       try {
         unloadEntry(`${modelId}/${variant}`); // measure a real load (from the cache when offline)
         const info = await loadVariant({ modelId, variant, backend, remembered }, (p) =>
@@ -229,7 +231,9 @@ export const handlers = {
         let accuracy = null;
         let agree = null;
         if (inputs) {
-          const out = await runBatched(manifest, spec, entry, inputs, signal, (f) => step(0.5 + 0.5 * f, "eval"));
+          const out = await runBatched(manifest, spec, entry, inputs, signal, (f) =>
+            step(0.5 + 0.5 * f, "eval"),
+          );
           const top1 = argmaxRows(out, classes);
           accuracy = labels ? agreement(top1, labels) : null;
           if (variant === reference) referenceTop1 = top1;
@@ -250,7 +254,13 @@ export const handlers = {
         });
       } catch (error) {
         if (error.name === "AbortError") throw error;
-        rows.push({ variant, target: spec.target, precision: spec.precision, bytes: spec.bytes, error: error.message });
+        rows.push({
+          variant,
+          target: spec.target,
+          precision: spec.precision,
+          bytes: spec.bytes,
+          error: error.message,
+        });
       }
     }
     progress({ done: total, total, label: "done" });
@@ -271,7 +281,15 @@ export const handlers = {
     for (const [index, { variant, spec, backend }] of jobs.entries()) {
       checkAborted(signal);
       progress({ done: index, total: jobs.length, label: `${variant} on ${backend}` });
-      const row = { variant, runtime: spec.target, backend, maxAbsDiff: null, top1: null, pass: false, error: null };
+      const row = {
+        variant,
+        runtime: spec.target,
+        backend,
+        maxAbsDiff: null,
+        top1: null,
+        pass: false,
+        error: null,
+      };
       try {
         const fixture = await fetchJson(modelUrl(modelId, spec.parity));
         const inputs = decodeArray(fixture.inputs);
@@ -284,7 +302,8 @@ export const handlers = {
           actual = await tfjsRuntime.predict(entry.model, inputs.data, inputs.shape);
         } else {
           // The fixture holds the raw tensors (int8 for int8 models): fed and compared as they are.
-          row.tolerance = expected.dtype === "float32" ? tfliteRuntime.TOLERANCE.float : tfliteRuntime.TOLERANCE.int8;
+          row.tolerance =
+            expected.dtype === "float32" ? tfliteRuntime.TOLERANCE.float : tfliteRuntime.TOLERANCE.int8;
           actual = tfliteRuntime.predict(entry.model, inputs.data, n, expected.dtype);
         }
         row.maxAbsDiff = maxAbsDiff(actual, expected.data);

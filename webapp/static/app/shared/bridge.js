@@ -87,7 +87,11 @@ export function expose(handlers, scope = self) {
         scope.postMessage({ type: "result", id: data.id, value });
       } catch (error) {
         const name = controller.signal.aborted ? "AbortError" : error.name;
-        scope.postMessage({ type: "error", id: data.id, error: { name, message: String(error.message || error) } });
+        scope.postMessage({
+          type: "error",
+          id: data.id,
+          error: { name, message: String(error.message || error) },
+        });
       } finally {
         controllers.delete(data.id);
       }

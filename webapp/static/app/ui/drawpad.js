@@ -19,7 +19,9 @@ export class DrawPad {
   }
 
   colours() {
-    return this.ink === "low" ? { background: "#ffffff", stroke: "#000000" } : { background: "#000000", stroke: "#ffffff" };
+    return this.ink === "low"
+      ? { background: "#ffffff", stroke: "#000000" }
+      : { background: "#000000", stroke: "#ffffff" };
   }
 
   setInk(ink) {

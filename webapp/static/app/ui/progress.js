@@ -1,33 +1,37 @@
-// One progress bar for long work (loading a big model, compare, self-test), with a Cancel button.
+// One progress bar for long work (loading a big model, compare, self-test), with a Cancel button that
+// cancels the job it shows. Jobs may overlap (a prediction during a self-test): the newest one is shown.
 import { $ } from "./dom.js";
 
-let current = null;
+const jobs = [];
 
-/** Runs `job({onProgress, signal})` with the bar shown; the bar hides when it settles. */
-export async function withProgress(label, job) {
-  if (current) current.abort();
-  const controller = new AbortController();
-  current = controller;
-  const box = $("#progress");
+function render() {
+  const job = jobs[jobs.length - 1];
+  $("#progress").hidden = !job;
+  if (!job) return;
   const bar = $("#progress-bar");
-  const text = $("#progress-label");
-  const cancel = $("#progress-cancel");
-  const onCancel = () => controller.abort();
-  cancel.addEventListener("click", onCancel);
-  bar.removeAttribute("value");
-  text.textContent = label;
-  box.hidden = false;
+  if (job.fraction === null) bar.removeAttribute("value");
+  else bar.value = job.fraction;
+  $("#progress-label").textContent = job.text;
+}
+
+/** Runs `job({onProgress, signal})` with the bar shown; the bar hides when every job has settled. */
+export async function withProgress(label, job) {
+  const entry = { controller: new AbortController(), fraction: null, text: label };
+  jobs.push(entry);
+  $("#progress-cancel").onclick = () => {
+    const shown = jobs[jobs.length - 1];
+    if (shown) shown.controller.abort();
+  };
+  render();
   const onProgress = ({ done, total, label: step }) => {
-    if (total) bar.value = Math.max(0, Math.min(1, done / total));
-    text.textContent = step ? `${label}: ${step}` : label;
+    entry.fraction = total ? Math.max(0, Math.min(1, done / total)) : null;
+    entry.text = step ? `${label}: ${step}` : label;
+    render();
   };
   try {
-    return await job({ onProgress, signal: controller.signal });
+    return await job({ onProgress, signal: entry.controller.signal });
   } finally {
-    cancel.removeEventListener("click", onCancel);
-    if (current === controller) {
-      current = null;
-      box.hidden = true;
-    }
+    jobs.splice(jobs.indexOf(entry), 1);
+    render();
   }
 }

@@ -4,7 +4,11 @@ import { $, h } from "./dom.js";
 const TIMEOUT_MS = 6000;
 
 export function toast(message, { kind = "info", timeout = TIMEOUT_MS } = {}) {
-  const item = h("div", { className: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  const item = h(
+    "div",
+    { className: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" },
+    message,
+  );
   const close = h("button", { className: "link", type: "button", ariaLabel: "Dismiss" }, "×");
   close.addEventListener("click", () => item.remove());
   item.append(close);

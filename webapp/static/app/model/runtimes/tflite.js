@@ -57,7 +57,8 @@ export function predict(model, input, count, outputDtype) {
   for (let i = 0; i < count; i += 1) {
     const sample = input.subarray(i * inPer, (i + 1) * inPer);
     const result = tf.tidy(() => {
-      const x = integer ? tf.tensor(Int32Array.from(sample), [1, ...inputShape.slice(1)], "int32")
+      const x = integer
+        ? tf.tensor(Int32Array.from(sample), [1, ...inputShape.slice(1)], "int32")
         : tf.tensor(sample, [1, ...inputShape.slice(1)], "float32");
       return quietly(() => model.predict(x));
     });

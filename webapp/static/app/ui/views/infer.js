@@ -57,7 +57,9 @@ export class InferView {
         return h("option", { value: variant }, label);
       }),
     );
-    select.value = manifest.variants[manifest.default_variant] ? manifest.default_variant : select.options[0].value;
+    select.value = manifest.variants[manifest.default_variant]
+      ? manifest.default_variant
+      : select.options[0].value;
     const prep = manifest.preprocessing || { kind: "numeric" };
     const image = prep.kind === "image";
     $("#image-input").hidden = !image;
@@ -113,7 +115,9 @@ export class InferView {
     const { manifest } = this.model;
     const prep = manifest.preprocessing || { kind: "numeric" };
     if (prep.kind !== "image") {
-      const values = $("#numeric-values").value.split(/[\s,;]+/).filter(Boolean);
+      const values = $("#numeric-values")
+        .value.split(/[\s,;]+/)
+        .filter(Boolean);
       return numericToInput(values.map(Number), prep.size || inputSize(manifest));
     }
     const { data, width, height } = this.pad.pixels();
@@ -130,7 +134,10 @@ export class InferView {
     const spec = manifest.variants[variant];
     const remembered = localStorage.getItem(autoKey(id, variant));
     const result = await withProgress(`Running ${variant}`, ({ onProgress, signal }) =>
-      this.engine.predict({ modelId: id, variant, backend: this.backend, remembered, input }, { onProgress, signal }),
+      this.engine.predict(
+        { modelId: id, variant, backend: this.backend, remembered, input },
+        { onProgress, signal },
+      ),
     );
     if (result.measured && spec.target === "tfjs") {
       localStorage.setItem(autoKey(id, variant), result.backend);

@@ -51,15 +51,28 @@ export class SelfTestView {
         "tr",
         {
           className: row.pass ? "pass" : "fail",
-          dataset: { variant: row.variant, backend: row.backend, pass: String(row.pass), diff: String(row.maxAbsDiff) },
+          dataset: {
+            variant: row.variant,
+            backend: row.backend,
+            pass: String(row.pass),
+            diff: String(row.maxAbsDiff),
+          },
         },
         h("td", {}, row.variant),
         h("td", {}, row.runtime === "tfjs" ? `TFJS ${row.backend}` : "TFLite"),
         h("td", { className: "num" }, formatDiff(row.maxAbsDiff)),
         h("td", { className: "num" }, row.tolerance === undefined ? "–" : formatDiff(row.tolerance)),
         h("td", { className: "num" }, row.top1 === null ? "–" : `${(100 * row.top1).toFixed(0)} %`),
-        h("td", {}, h("span", { className: row.pass ? "badge badge-pass" : "badge badge-fail" }, row.pass ? "pass" : "fail"),
-          row.error ? h("span", { className: "error small" }, ` ${row.error}`) : null),
+        h(
+          "td",
+          {},
+          h(
+            "span",
+            { className: row.pass ? "badge badge-pass" : "badge badge-fail" },
+            row.pass ? "pass" : "fail",
+          ),
+          row.error ? h("span", { className: "error small" }, ` ${row.error}`) : null,
+        ),
       ),
     );
     $("#selftest-table tbody").replaceChildren(...body);

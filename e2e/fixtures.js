@@ -1,0 +1,79 @@
+// Shared fixtures: one server per test worker over the export built in global-setup, and helpers that drive
+// the app the way a user does.
+import { test as base, expect } from "@playwright/test";
+import { startServer } from "./support/server.js";
+
+export const test = base.extend({
+  exportsDir: [
+    // eslint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      const dir = process.env.EDGESHIP_E2E_EXPORTS;
+      if (!dir) throw new Error("EDGESHIP_E2E_EXPORTS is not set: run through `npx playwright test`");
+      await use(dir);
+    },
+    { scope: "worker" },
+  ],
+  server: [
+    async ({ exportsDir }, use) => {
+      const server = await startServer(exportsDir);
+      await use(server);
+      await server.stop();
+    },
+    { scope: "worker" },
+  ],
+  baseURL: async ({ server }, use) => use(server.url),
+  page: async ({ page }, use, testInfo) => {
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await use(page);
+    if (errors.length)
+      await testInfo.attach("page-errors", { body: errors.join("\n"), contentType: "text/plain" });
+  },
+});
+
+export { expect };
+
+/** Opens the app and waits until the models are listed and the engine has started. */
+export async function openApp(page, hash = "") {
+  await page.goto(`/${hash}`);
+  await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
+  return page.evaluate(() => window.edgeship.ready);
+}
+
+/** Waits until a service worker controls the page (after the first install it claims the page). */
+export async function waitForController(page) {
+  await page.evaluate(() => window.edgeship.controlled());
+  await expect.poll(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller))).toBe(true);
+}
+
+/** Draws a "7" on the canvas with the mouse (deterministic strokes). */
+export async function drawSeven(page) {
+  const canvas = page.locator("#draw-canvas");
+  const box = await canvas.boundingBox();
+  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
+  await page.mouse.move(...at(0.25, 0.2));
+  await page.mouse.down();
+  for (const [x, y] of [
+    [0.5, 0.2],
+    [0.75, 0.2],
+    [0.62, 0.5],
+    [0.5, 0.8],
+  ]) {
+    await page.mouse.move(...at(x, y), { steps: 8 });
+  }
+  await page.mouse.up();
+}
+
+/** Selects a variant and backend in the inference view and waits for the prediction. */
+export async function predictWith(page, variant, backend = "wasm") {
+  await page.selectOption("#backend-select", backend);
+  await page.selectOption("#variant-select", variant);
+  await page.click("#predict-button");
+  await expect(page.locator("#result")).toHaveAttribute("data-variant", variant);
+  await expect(page.locator("#result")).toHaveAttribute("data-state", "done");
+  return page.evaluate(() => ({
+    top1: Number(document.querySelector("#result").dataset.top1),
+    scores: JSON.parse(document.querySelector("#result").dataset.scores),
+    backend: document.querySelector("#result").dataset.backend,
+  }));
+}

@@ -1,0 +1,31 @@
+// Browser tests: Debian's Chromium (Playwright cannot download its own browser here), a real
+// `edgeship serve` over a real `edgeship demo` export built once per run (e2e/global-setup.js).
+import { defineConfig } from "@playwright/test";
+
+export const CHROMIUM_ARGS = [
+  "--no-sandbox", // the tests run as root
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+export default defineConfig({
+  testDir: "e2e",
+  globalSetup: "./e2e/global-setup.js",
+  outputDir: "test-results",
+  // CI has 2 cores and no GPU: two workers, every test well under a minute.
+  workers: 2,
+  fullyParallel: false,
+  retries: 0,
+  timeout: 90_000,
+  expect: { timeout: 20_000 },
+  reporter: [["list"]],
+  use: {
+    browserName: "chromium",
+    launchOptions: { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS },
+    viewport: { width: 1100, height: 900 },
+    screenshot: "only-on-failure",
+    trace: "off",
+  },
+});
