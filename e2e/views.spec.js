@@ -1,5 +1,6 @@
 // Each view works and looks right: screenshots are saved under test-results/ (and attached to the report).
 import { drawSeven, expect, openApp, test } from "./fixtures.js";
+import { greyPng } from "./support/png.js";
 
 async function snap(page, name) {
   const file = test.info().outputPath(`${name}.png`);
@@ -20,6 +21,17 @@ test("inference view: draw, auto backend, probabilities and latency", async ({ p
   const remembered = await page.evaluate(() => localStorage.getItem("edgeship.auto-backend.demo.tfjs-fp32"));
   expect(["wasm", "webgl", "cpu"]).toContain(remembered);
   await snap(page, "inference");
+});
+
+test("inference view: an uploaded photo (dark ink on white paper) is matched to the model's ink", async ({
+  page,
+}) => {
+  await openApp(page);
+  // A thick dark "1" on white: the model expects light ink on dark, so the app inverts it.
+  const png = greyPng(60, 60, (x, y) => (x >= 26 && x < 36 && y >= 8 && y < 52 ? 20 : 235));
+  await page.setInputFiles("#upload-input", { name: "one.png", mimeType: "image/png", buffer: png });
+  await expect(page.locator("#result")).toHaveAttribute("data-state", "done");
+  await expect(page.locator("#top1-label")).toHaveText("1");
 });
 
 test("compare view: every variant with size, load time, latency, agreement and accuracy", async ({

@@ -193,3 +193,25 @@ def test_manifest_describes_input_output_and_preprocessing(exported):
     }
     assert manifest["skipped"] == {} and manifest["eval"] == "eval.json"
     assert not list(exported["dir"].parent.glob(".export.staging-*"))  # nothing left behind
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_tfjs_variant_loads_and_matches_its_parity_fixture_in_tfjs(exported, precision, tmp_path):
+    """The real @tensorflow/tfjs 4.22 (node, cpu backend) loads the exported model.json and its shards."""
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    folder = exported["dir"] / "tfjs" / precision
+    parity = json.loads((folder / "parity.json").read_text())
+    inputs = decode_array(parity["inputs"])
+    (tmp_path / "x.bin").write_bytes(inputs.astype("<f4").tobytes())
+    (tmp_path / "inputs.json").write_text(json.dumps([{"shape": list(inputs.shape), "file": "x.bin"}]))
+    result = subprocess.run(
+        ["node", str(repo / "tests" / "tfjs_predict.mjs"), str(folder / "model.json"), str(tmp_path / "inputs.json")],
+        capture_output=True, text=True, cwd=repo, timeout=120, check=True,
+    )  # fmt: skip
+    (output,) = json.loads(result.stdout)
+    browser = np.array(output["data"], dtype=np.float32).reshape(output["shape"])
+    reference = decode_array(parity["outputs"])
+    assert np.max(np.abs(browser - reference)) <= 1e-4
+    np.testing.assert_array_equal(np.argmax(browser, 1), np.argmax(reference, 1))

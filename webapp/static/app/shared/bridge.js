@@ -45,7 +45,20 @@ export function connect(worker, methods) {
     else call.reject(toError(data.error));
     return undefined;
   });
-  worker.addEventListener("error", (event) => failAll(new Error(`engine worker: ${event.message}`)));
+  let started = false;
+  ready.then(
+    () => {
+      started = true;
+    },
+    () => {},
+  );
+  worker.addEventListener("error", (event) => {
+    // Before "ready" the engine cannot start: fail every call. Afterwards an uncaught error (for example in
+    // one of a runtime's own thread workers) is logged; the call it broke rejects on its own.
+    const error = new Error(`engine worker: ${event.message || "uncaught error"}`);
+    if (!started) failAll(error);
+    else console.error(error);
+  });
 
   const api = { ready };
   for (const method of methods) {

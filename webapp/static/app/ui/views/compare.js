@@ -44,7 +44,7 @@ export class CompareView {
           "tr",
           { className: "failed", dataset: { variant: row.variant } },
           h("td", {}, row.variant),
-          h("td", {}, runtime),
+          h("td", { className: "nowrap" }, runtime),
           h("td", { className: "num" }, formatBytes(row.bytes)),
           h("td", { colSpan: 4, className: "error" }, row.error),
         );
@@ -53,7 +53,7 @@ export class CompareView {
         "tr",
         { dataset: { variant: row.variant } },
         h("td", {}, row.variant, row.reference ? h("span", { className: "tag" }, "reference") : null),
-        h("td", {}, runtime),
+        h("td", { className: "nowrap" }, runtime),
         h("td", { className: "num" }, formatBytes(row.bytes)),
         h("td", { className: "num" }, formatMs(row.loadMs)),
         h("td", { className: "num" }, formatMs(row.medianMs)),

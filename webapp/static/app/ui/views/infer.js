@@ -107,6 +107,11 @@ export class InferView {
     $("#top1-prob").textContent = "";
     $("#latency").textContent = "";
     $("#result").dataset.state = "empty";
+    const prep = this.model.manifest.preprocessing;
+    if (prep && prep.kind === "image") {
+      const blank = new Float32Array(prep.height * prep.width * prep.channels);
+      drawPreview($("#preview-canvas"), blank.fill(prep.ink === "low" ? prep.range[1] : prep.range[0]), prep);
+    }
     delete $("#result").dataset.scores;
   }
 

@@ -59,7 +59,7 @@ export class SelfTestView {
           },
         },
         h("td", {}, row.variant),
-        h("td", {}, row.runtime === "tfjs" ? `TFJS ${row.backend}` : "TFLite"),
+        h("td", { className: "nowrap" }, row.runtime === "tfjs" ? `TFJS ${row.backend}` : "TFLite"),
         h("td", { className: "num" }, formatDiff(row.maxAbsDiff)),
         h("td", { className: "num" }, row.tolerance === undefined ? "–" : formatDiff(row.tolerance)),
         h("td", { className: "num" }, row.top1 === null ? "–" : `${(100 * row.top1).toFixed(0)} %`),
