@@ -20,8 +20,10 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def native_output_to_log() -> Iterator[Path | None]:
-    if os.environ.get("EDGESHIP_NATIVE_OUTPUT") == "1":
-        yield None
+    if os.environ.get("EDGESHIP_NATIVE_OUTPUT") == "1" or not (
+        _is_fd(sys.stdout, 1) and _is_fd(sys.stderr, 2)
+    ):
+        yield None  # asked to show it, or Python's streams are already redirected (tests, embedding apps)
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -51,3 +53,10 @@ def native_output_to_log() -> Iterator[Path | None]:
             print(f"(TensorFlow's native log: {name})", file=sys.stderr)
         else:
             os.unlink(name)
+
+
+def _is_fd(stream: object, fd: int) -> bool:
+    try:
+        return stream.fileno() == fd  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return False
