@@ -55,13 +55,13 @@ lint: setup
 	$(BIN)/ruff check exporter webapp tests bench
 	$(BIN)/ruff format --check exporter webapp tests bench
 	$(BIN)/mypy
-	npx prettier --check "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "*.config.*js"
-	npx eslint webapp/static service_worker e2e
+	npx prettier --check "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "tests/**/*.mjs" "*.config.*js"
+	npx eslint webapp/static service_worker e2e tests
 
 format: setup
 	$(BIN)/ruff format exporter webapp tests bench
 	$(BIN)/ruff check --fix exporter webapp tests bench
-	npx prettier --write "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "*.config.*js"
+	npx prettier --write "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "tests/**/*.mjs" "*.config.*js"
 
 bench: setup
 	$(BIN)/python -m bench.run

@@ -22,6 +22,7 @@ from pathlib import Path
 from exporter.errors import OutputDirError
 
 _RENAME_EXCHANGE = 2
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # disk full, quota, file size limit
 _AT_FDCWD = -100
 
 
@@ -98,6 +99,13 @@ def staged_output(out: Path) -> Iterator[Path]:
         try:
             yield staging
             previous = _publish(staging, out)
+        except OSError as error:
+            if error.errno in _NO_SPACE:
+                raise OutputDirError(
+                    f"--out {out}: no space left to write the export ({error.strerror}); "
+                    "free space and export again"
+                ) from None
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if previous is not None:
@@ -118,8 +126,8 @@ def _publish(staging: Path, out: Path) -> Path | None:
         os.rename(staging, out)
         return retired
     except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise OutputDirError(f"--out {out}: the disk is full; free space and export again") from None
+        if error.errno in _NO_SPACE:
+            raise
         raise OutputDirError(
             f"--out {out}: could not move the export into place ({error.strerror})"
         ) from None

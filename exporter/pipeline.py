@@ -21,7 +21,7 @@ from exporter import __version__
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array
 from exporter.data import Dataset, load_dataset
-from exporter.errors import DataError, UnsupportedModelError, ValidationError
+from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError
 from exporter.loading import LoadedModel, load_model
 from exporter.outdir import staged_output
 from exporter.progress import Progress
@@ -69,6 +69,7 @@ def export(options: ExportOptions) -> ExportResult:
     with staged_output(options.out) as staging:
         progress.step(f"loading {options.model}")
         source = load_model(options.model)
+        _check_finite_weights(source)
         classes = _num_classes(source)
         calibration = _dataset(options.calibration, "calibration", source, classes, need_labels=False)
         evaluation = _dataset(options.eval, "eval", source, classes, need_labels=True)
@@ -115,6 +116,25 @@ def _check_options(options: ExportOptions) -> None:
     for variant in options.variants or []:
         if VARIANTS[variant].target not in options.targets:
             raise DataError(f"--variants {variant} is not in --targets {','.join(options.targets)}")
+
+
+def _check_finite_weights(source: LoadedModel) -> None:
+    if source.keras_model is None or not hasattr(source.keras_model, "layers"):
+        return  # a plain SavedModel: its outputs are checked on the validation samples instead
+    broken = [
+        layer.name
+        for layer in source.keras_model.layers
+        if any(
+            not np.all(np.isfinite(w))
+            for w in layer.get_weights()
+            if np.issubdtype(np.asarray(w).dtype, np.floating)
+        )
+    ]
+    if broken:
+        raise ModelLoadError(
+            f"{source.path.name}: layer(s) {', '.join(broken)} hold NaN or Inf weights; the model is broken, "
+            "retrain it or restore a good checkpoint"
+        )
 
 
 def _num_classes(source: LoadedModel) -> int | None:

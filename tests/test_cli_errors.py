@@ -4,7 +4,9 @@ previous export in --out untouched, with no staging folder left behind."""
 from __future__ import annotations
 
 import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,6 +53,28 @@ def assets(tmp_path_factory) -> Path:
     np.savez(root / "labels_out_of_range.npz", x=x, y=np.full(len(x), 7))
     np.savez(root / "no_labels.npz", x=x)
     (root / "a_file").write_text("not a folder")
+    import tf_keras
+
+    broken = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer((8, 8, 1)),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(4, name="head"),
+        ]
+    )
+    kernel, bias = broken.get_weights()
+    kernel[0, 0] = np.nan
+    broken.set_weights([kernel, bias])
+    broken.save(root / "nan_weights.h5")
+    flex = tf_keras.Sequential(
+        [
+            tf_keras.layers.InputLayer((8, 8, 1)),
+            tf_keras.layers.Flatten(),
+            tf_keras.layers.Dense(4),
+            tf_keras.layers.Activation("softsign", name="soft"),
+        ]
+    )
+    flex.save(root / "softsign.h5")
     return root
 
 
@@ -149,9 +173,19 @@ CASES = [
 ]
 
 
-def run(args: list[str]) -> subprocess.CompletedProcess:
+def run(args: list[str], file_size_limit: int | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([*EDGESHIP, "export", *args], capture_output=True, text=True, env=env, timeout=180)
+
+    def limit_file_size() -> None:
+        # A real write failure from the kernel: past RLIMIT_FSIZE, write() fails with EFBIG, as a full disk
+        # fails with ENOSPC (SIGXFSZ ignored so the process sees the error instead of dying).
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return subprocess.run(
+        [*EDGESHIP, "export", *args], capture_output=True, text=True, env=env, timeout=180,
+        preexec_fn=limit_file_size if file_size_limit else None,
+    )  # fmt: skip
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -241,3 +275,13 @@ def test_plain_savedmodel_gets_tflite_variants_and_a_clear_tfjs_skip(assets, tmp
     assert all(v in manifest for v in ('"tflite-fp32"', '"tflite-fp16"', '"tflite-dynamic-int8"'))
     assert "tfjs/" not in manifest
     shutil.rmtree(out)
+
+
+def test_disk_full_during_the_write(assets, tmp_path):
+    out = _previous_export(tmp_path)
+    result = run([str(assets / "good.h5"), "--out", str(out)], file_size_limit=3_000)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert error_lines(result.stderr) == [
+        f"OutputDirError: --out {out}: no space left to write the export (File too large); free space and export again"
+    ]
+    _assert_untouched(out)

@@ -82,6 +82,15 @@ def run_converter(converter: Any, variant: str) -> bytes:
 
 def _converter_reason(error: Exception) -> str:
     text = str(error)
+    unsupported = sorted(set(re.findall(r"'tf\.(\w+)' op is neither a custom op nor a flex op", text)))
+    if unsupported:
+        return (
+            f"the op(s) {', '.join(unsupported)} have no TFLite builtin kernel "
+            "(they need TensorFlow Flex ops); replace them with supported layers, "
+            "or export with --targets tfjs"
+        )
+    if "TensorListReserve" in text:
+        return "recurrent layers with a free batch size are not supported by the TFLite converter here"
     ops = sorted(set(re.findall(r"'tfl?\.(\w+)'", text)) | set(re.findall(r"op '(\w+)'", text)))
     if "quantiz" in text.lower() and ops:
         return (
