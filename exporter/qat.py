@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.context import ExportContext
+from exporter.context import ExportContext, trace
 from exporter.errors import ConversionError
 
 LEARNING_RATE = 1e-4  # fine-tuning a trained model: large steps would undo its training
@@ -68,7 +68,8 @@ def qat_flatbuffer(context: ExportContext) -> bytes:
         for sample in samples:
             yield [sample[None, ...]]
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(q_model)
+    function = trace(q_model, tuple(q_model.inputs[0].shape))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     # QAT learned the activation ranges; the data only fixes the input tensor's own range for int8 I/O.
     converter.representative_dataset = representative

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
@@ -19,6 +19,17 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self'; "
     "img-src 'self' data: blob:; connect-src 'self' blob: data:; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
+)
+
+# The model worker (no DOM, same origin, only our vendored scripts) gets its own policy from its own
+# response, as dedicated workers do: tfjs-tflite's emscripten loader builds functions with `new Function`
+# ('unsafe-eval') and the tfjs wasm backend starts its thread workers from blob: scripts. The page itself
+# keeps the strict policy above.
+WORKER_PATH_PREFIX = "/app/worker/"
+WORKER_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' blob:; worker-src 'self' blob:; "
+    "connect-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
 )
 
 SECURITY_HEADERS: dict[str, str] = {
@@ -38,6 +49,8 @@ def add_security_headers(response: Response) -> Response:
     # after_app_request also runs for error-handler responses (404, 405, 500) and for 304s.
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
+    if request.path.startswith(WORKER_PATH_PREFIX):
+        response.headers["Content-Security-Policy"] = WORKER_CONTENT_SECURITY_POLICY
     return response
 
 

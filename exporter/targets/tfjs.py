@@ -13,7 +13,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array
+from exporter.context import Artifact, ExportContext, encode_array, trace
 from exporter.keras_compat import tfjs_topology, tfjs_weight_entries
 from exporter.targets.tflite import run_converter
 from exporter.tfjs_weights import write_weights
@@ -66,4 +66,5 @@ def _decoded_flatbuffer(topology: dict[str, Any], decoded: dict[str, Any], varia
     clone = tf_keras.models.model_from_json(json.dumps(topology))
     names = [name for name, _ in tfjs_weight_entries(clone)]
     clone.set_weights([decoded[name] for name in names])
-    return run_converter(tf.lite.TFLiteConverter.from_keras_model(clone), variant)
+    function = trace(clone, tuple(clone.inputs[0].shape))
+    return run_converter(tf.lite.TFLiteConverter.from_concrete_functions([function]), variant)

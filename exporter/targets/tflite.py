@@ -35,6 +35,9 @@ def _dynamic_int8(converter: Any, context: ExportContext) -> Any:
     import tensorflow as tf
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no dataset: int8 weights, float activations
+    # Per-channel dense weights need FULLY_CONNECTED version 12, which the browser's TFLite runtime
+    # (@tensorflow/tfjs-tflite 0.0.1-alpha.10) cannot load; per-tensor dense weights keep version 9.
+    converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     return converter
 
 

@@ -84,11 +84,14 @@ async function boot() {
     select.addEventListener("change", () => selectModel(select.value).catch(reportError));
     await selectModel(catalog.default);
     const env = await engine.init();
+    const pool = env.wasmThreadCount === 1 ? "1 XNNPACK thread" : `${env.wasmThreadCount} XNNPACK threads`;
+    const threads = `threads ${env.wasmThreads ? "on" : "off"} (${pool})`;
     $("#env-info").textContent =
       `${env.crossOriginIsolated ? "cross-origin isolated" : "not isolated"} · ` +
-      `tfjs wasm threads ${env.wasmThreads ? "on" : "off"} · ` +
+      `tfjs wasm ${env.wasmError ? "failed" : threads} · ` +
       `tflite ${env.tflite.multiThreading ? "threads" : "1 thread"}${env.tflite.simd ? " + SIMD" : ""}`;
     handle.env = env;
+    if (env.wasmError) reportError(new Error(env.wasmError), "tfjs wasm backend");
     document.documentElement.dataset.ready = "true";
     return env;
   })();

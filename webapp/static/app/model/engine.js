@@ -178,9 +178,18 @@ export const handlers = {
       tfjsRuntime.wasmThreads().catch(() => false),
       tfliteRuntime.features().catch(() => ({ simd: false, multiThreading: false })),
     ]);
+    let wasmThreadCount = null;
+    let wasmError = null;
+    try {
+      wasmThreadCount = await tfjsRuntime.wasmThreadCount();
+    } catch (error) {
+      wasmError = error.message;
+    }
     return {
       crossOriginIsolated: Boolean(self.crossOriginIsolated),
       wasmThreads,
+      wasmThreadCount,
+      wasmError,
       tflite,
       cores: self.navigator.hardwareConcurrency || 1,
     };

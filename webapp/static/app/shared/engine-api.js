@@ -1,6 +1,7 @@
 // The engine's methods (app/model/engine.js runs them in app/worker/engine.worker.js):
 //
-//   init()                                   -> {crossOriginIsolated, wasmThreads, tflite: {simd, multiThreading}, cores}
+//   init()                                   -> {crossOriginIsolated, wasmThreads, wasmThreadCount, wasmError,
+//                                               tflite: {simd, multiThreading}, cores}
 //   load({modelId, variant, backend, remembered})
 //                                            -> {variant, runtime, backend, loadMs, bytes, measured?}
 //   predict({modelId, variant, backend, remembered, input: Float32Array})

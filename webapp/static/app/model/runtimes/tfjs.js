@@ -22,16 +22,41 @@ function configureWasm() {
   wasmConfigured = true;
 }
 
+const START_TIMEOUT_MS = 20_000;
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Switches the global tfjs backend; throws when the backend cannot start here. */
 export async function useBackend(name) {
   if (!BACKENDS.includes(name)) throw new Error(`unknown tfjs backend ${name}`);
   if (name === "wasm") configureWasm();
   if (tf.getBackend() !== name) {
-    const ok = await tf.setBackend(name);
+    // A wasm backend whose thread workers cannot load (e.g. a CSP without blob: in script-src) never
+    // settles: give up with a message instead of hanging.
+    const ok = await withTimeout(
+      tf.setBackend(name),
+      START_TIMEOUT_MS,
+      `the ${name} backend did not start within ${START_TIMEOUT_MS / 1000} s`,
+    );
     if (!ok) throw new Error(`the ${name} backend is not available in this browser`);
   }
   await tf.ready();
   return tf.getBackend();
+}
+
+/** Threads the started wasm backend really runs with (1 when it runs without threads). */
+export async function wasmThreadCount() {
+  const previous = tf.getBackend();
+  await useBackend("wasm");
+  const count = tf.wasm.getThreadsCount();
+  if (previous && previous !== "wasm") await useBackend(previous);
+  return count;
 }
 
 export function currentBackend() {
