@@ -34,7 +34,7 @@ export default [
   },
   {
     // Node (Playwright); page.evaluate callbacks run in the browser.
-    files: ["e2e/**/*.{js,mjs}", "*.config.js"],
+    files: ["e2e/**/*.{js,mjs}", "tests/**/*.mjs", "bench/**/*.{js,mjs}", "*.config.js"],
     languageOptions: {
       ecmaVersion: 2023,
       sourceType: "module",

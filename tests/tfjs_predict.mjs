@@ -25,8 +25,7 @@ function fileHandler(modelJsonPath) {
       const shards = [];
       for (const group of modelJson.weightsManifest) {
         weightSpecs.push(...group.weights);
-        for (const shard of group.paths)
-          shards.push(fs.readFileSync(path.join(dir, shard)));
+        for (const shard of group.paths) shards.push(fs.readFileSync(path.join(dir, shard)));
       }
       const all = Buffer.concat(shards);
       return {
@@ -35,10 +34,7 @@ function fileHandler(modelJsonPath) {
         generatedBy: modelJson.generatedBy,
         convertedBy: modelJson.convertedBy,
         weightSpecs,
-        weightData: all.buffer.slice(
-          all.byteOffset,
-          all.byteOffset + all.byteLength,
-        ),
+        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
       };
     },
   };
@@ -52,9 +48,7 @@ async function main() {
   });
   const specs = JSON.parse(fs.readFileSync(inputsPath, "utf8"));
   const inputs = specs.map((spec) => {
-    const data = spec.file
-      ? readFloat32(path.join(path.dirname(inputsPath), spec.file))
-      : spec.data;
+    const data = spec.file ? readFloat32(path.join(path.dirname(inputsPath), spec.file)) : spec.data;
     return tf.tensor(data, spec.shape, "float32");
   });
   const outputs = tf.tidy(() => {

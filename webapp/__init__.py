@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from webapp import errors, models, security, shell
+    from webapp import errors, finetune, models, security, shell
 
     # static_folder=None: the shell blueprint serves static files itself, with the headers and checks above.
     app = Flask(__name__, static_folder=None)
@@ -32,6 +32,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep manifests in the order they were written
     # Without this, `//etc/passwd` would be answered with a redirect rather than a 404.
     app.url_map.merge_slashes = False
-    for blueprint in (security.bp, errors.bp, models.bp, shell.bp):
+    for blueprint in (security.bp, errors.bp, models.bp, finetune.bp, shell.bp):
         app.register_blueprint(blueprint)
     return app

@@ -1,0 +1,216 @@
+"""POST /api/models/<id>/finetuned: a model fine-tuned in the browser comes back as a new export.
+
+The request format is in docs/FINETUNE_API.md. Order of work: find the base export (404), make sure there is
+a folder of exports to add to (409), refuse a body over the limit before reading it (413), check every part
+in memory (`finetune_validation`, 400/413), and only then build the tf-keras model in a temporary folder
+outside the served one and run the exporter, which publishes the new export atomically under a new id.
+One export runs at a time; a second upload waits for the first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import tempfile
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import (
+    BadRequest,
+    Conflict,
+    HTTPException,
+    InternalServerError,
+    NotFound,
+    RequestEntityTooLarge,
+)
+
+from webapp import exports
+from webapp.finetune_validation import (
+    BASE_VARIANT,
+    PARTS,
+    Base,
+    BaseUnusable,
+    Upload,
+    UploadRejected,
+    limits,
+    read_base,
+    validate,
+)
+from webapp.security import resolve_inside
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("finetune", __name__)
+
+VARIANTS = ["tflite-fp32", "tflite-dynamic-int8", "tflite-int8", "tfjs-fp32", "tfjs-fp16", "tfjs-int8"]
+SINGLE_EXPORT = (
+    "the server serves a single export folder, so there is no place to store a fine-tuned model beside it; "
+    "serve the folder that holds the export folders instead"
+)
+EXPORT_FAILED = "converting the fine-tuned model failed on the server; nothing was stored"
+NOT_REBUILT = "the fine-tuned model could not be rebuilt from the base model's topology; nothing was stored"
+_FINETUNED_SUFFIX = re.compile(r"(-ft-\d{14}-[0-9a-f]{6})+$")
+_EXPORT_LOCK = threading.Lock()
+
+
+class ExportFailed(HTTPException):
+    """A 500 whose fixed message reaches the client (the error handler hides InternalServerError's text)."""
+
+    code = 500
+
+
+@bp.post("/api/models/<model_id>/finetuned")
+def finetuned(model_id: str) -> tuple[Response, int, dict[str, str]]:
+    root = Path(current_app.config["EXPORTS_DIR"])
+    folder = exports.export_folders(root).get(model_id)
+    loaded = exports.load(model_id, folder) if folder is not None else None
+    if loaded is None:
+        raise NotFound("no export with this id")
+    if (root / exports.MANIFEST).is_file():
+        raise Conflict(SINGLE_EXPORT)
+    base = _base(loaded)
+    limit = limits(base)
+    if request.content_length is not None and request.content_length > limit.total:
+        raise RequestEntityTooLarge(
+            f"upload too large: {request.content_length:,} bytes; the limit for fine-tuning this model is "
+            f"{limit.total:,} bytes"
+        )
+    # The model JSON may come as a plain form field; let it be as large as its own limit allows.
+    request.max_form_memory_size = limit.model_json
+    try:
+        upload = validate(base, *(_part(name) for name in PARTS))
+    except UploadRejected as rejected:
+        error = RequestEntityTooLarge if rejected.status == 413 else BadRequest
+        raise error(str(rejected)) from None
+    new_id = export_finetuned(upload, base, root)
+    created = exports.load(new_id, root / new_id)
+    if created is None:  # the exporter wrote a manifest it cannot read back: a bug
+        raise InternalServerError()
+    files = {
+        variant: exports.model_url(new_id, entry["entry"])
+        for variant, entry in created.manifest.get("variants", {}).items()
+    }
+    body = {
+        "id": new_id,
+        "base": model_id,
+        "manifest": created.manifest,
+        "report": created.report,
+        "files": files,
+    }
+    return jsonify(body), 201, {"Location": exports.model_url(new_id, exports.MANIFEST)}
+
+
+def _base(loaded: exports.Export) -> Base:
+    variant = loaded.manifest.get("variants", {}).get(BASE_VARIANT)
+    entry = variant.get("entry") if isinstance(variant, dict) else None
+    no_base = (
+        f"export '{loaded.id}' has no {BASE_VARIANT} variant, which fine-tuning in the browser starts from"
+    )
+    if not isinstance(entry, str):
+        raise Conflict(no_base)
+    try:
+        path = resolve_inside(loaded.path, entry)
+        model_json: Any = json.loads(path.read_text(encoding="utf-8"))
+    except (NotFound, OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise Conflict(no_base) from None
+    try:
+        return read_base(loaded.id, loaded.manifest, model_json)
+    except BaseUnusable as error:
+        raise Conflict(str(error)) from None
+
+
+def _part(name: str) -> bytes | None:
+    """A part's bytes: a file part, or (for the JSON model only) a plain form field."""
+    file = request.files.get(name)
+    if file is not None:
+        return file.read()
+    value = request.form.get(name)
+    if value is None:
+        return None
+    if name != "model":
+        raise BadRequest(f"part '{name}' must be binary: append it to the FormData as a Blob")
+    return value.encode("utf-8")
+
+
+# --- building and exporting -----------------------------------------------------------------------------
+
+
+def new_id(base_id: str, root: Path) -> str:
+    """`<base id>-ft-<UTC yyyymmddHHMMSS>-<6 hex>`; a fine-tune of a fine-tune keeps the original base id."""
+    stem = _FINETUNED_SUFFIX.sub("", base_id) or base_id
+    while True:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        candidate = f"{stem}-ft-{stamp}-{secrets.token_hex(3)}"
+        if not (root / candidate).exists() and not (root / f".{candidate}.lock").exists():
+            return candidate
+
+
+def export_finetuned(upload: Upload, base: Base, root: Path) -> str:
+    """Build the checked upload as a tf-keras model and export the TFLite/TFJS ladder; returns the new id."""
+    with _EXPORT_LOCK, tempfile.TemporaryDirectory(prefix="edgeship-finetune-") as work:
+        export_id = new_id(base.id, root)
+        model_path = Path(work) / "model.h5"
+        calibration = Path(work) / "calibration.npz"
+        try:
+            build_model(upload).save(model_path)
+        except (ValueError, TypeError, KeyError) as error:
+            log.warning("fine-tune of %s: rebuilding the model failed: %s", base.id, error)
+            raise BadRequest(NOT_REBUILT) from None
+        np.savez(calibration, x=upload.samples)
+        _run_export(upload, base, model_path, calibration, root / export_id)
+        return export_id
+
+
+def _run_export(upload: Upload, base: Base, model: Path, calibration: Path, out: Path) -> None:
+    from exporter.errors import EdgeshipError
+    from exporter.pipeline import ExportOptions, export
+
+    options = ExportOptions(
+        model=model,
+        out=out,
+        calibration=calibration,
+        variants=VARIANTS,
+        name=upload.name,
+        labels=upload.labels,
+        preprocessing=base.preprocessing,
+        allow_degraded=True,
+        quiet=True,
+    )
+    try:
+        export(options)
+    except EdgeshipError as error:
+        log.error("fine-tune of %s: the export failed: %s", base.id, error)
+        raise ExportFailed(EXPORT_FAILED) from None
+    finally:
+        # The exporter's lock file beside the new folder: the id is never used again, so it can go.
+        (out.parent / f".{out.name}.lock").unlink(missing_ok=True)
+
+
+def build_model(upload: Upload) -> Any:
+    """The tf-keras model: the checked topology, every weight set by name (as exporter/targets/tfjs.py)."""
+    import tf_keras
+
+    from exporter.keras_compat import tfjs_weight_entries
+
+    model = tf_keras.models.model_from_json(json.dumps(upload.topology))
+    names = iter(name for name, _ in tfjs_weight_entries(model))
+    for layer in _leaf_layers(model):
+        # Layer by layer, in the order tfjs_weight_entries names them: a model's own weight order puts
+        # non-trainable weights last, which would not line up with the names.
+        layer.set_weights([upload.weights[next(names)] for _ in layer.weights])
+    return model
+
+
+def _leaf_layers(model: Any) -> Iterator[Any]:
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaf_layers(layer)
+        else:
+            yield layer
