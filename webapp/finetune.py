@@ -41,6 +41,7 @@ from webapp.finetune_validation import (
     UploadRejected,
     limits,
     read_base,
+    too_large,
     validate,
 )
 from webapp.security import resolve_inside
@@ -78,10 +79,7 @@ def finetuned(model_id: str) -> tuple[Response, int, dict[str, str]]:
     base = _base(loaded)
     limit = limits(base)
     if request.content_length is not None and request.content_length > limit.total:
-        raise RequestEntityTooLarge(
-            f"upload too large: {request.content_length:,} bytes; the limit for fine-tuning this model is "
-            f"{limit.total:,} bytes"
-        )
+        raise RequestEntityTooLarge(too_large(request.content_length, base))
     # The model JSON may come as a plain form field; let it be as large as its own limit allows.
     request.max_form_memory_size = limit.model_json
     try:
@@ -89,26 +87,27 @@ def finetuned(model_id: str) -> tuple[Response, int, dict[str, str]]:
     except UploadRejected as rejected:
         error = RequestEntityTooLarge if rejected.status == 413 else BadRequest
         raise error(str(rejected)) from None
-    new_id = export_finetuned(upload, base, root)
-    created = exports.load(new_id, root / new_id)
+    export_id = export_finetuned(upload, base, root)
+    created = exports.load(export_id, root / export_id)
     if created is None:  # the exporter wrote a manifest it cannot read back: a bug
         raise InternalServerError()
     files = {
-        variant: exports.model_url(new_id, entry["entry"])
+        variant: exports.model_url(export_id, entry["entry"])
         for variant, entry in created.manifest.get("variants", {}).items()
     }
     body = {
-        "id": new_id,
+        "id": export_id,
         "base": model_id,
         "manifest": created.manifest,
         "report": created.report,
         "files": files,
     }
-    return jsonify(body), 201, {"Location": exports.model_url(new_id, exports.MANIFEST)}
+    return jsonify(body), 201, {"Location": exports.model_url(export_id, exports.MANIFEST)}
 
 
 def _base(loaded: exports.Export) -> Base:
-    variant = loaded.manifest.get("variants", {}).get(BASE_VARIANT)
+    variants = loaded.manifest.get("variants")
+    variant = variants.get(BASE_VARIANT) if isinstance(variants, dict) else None
     entry = variant.get("entry") if isinstance(variant, dict) else None
     no_base = (
         f"export '{loaded.id}' has no {BASE_VARIANT} variant, which fine-tuning in the browser starts from"
