@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -64,6 +65,18 @@ class Artifact:
     parity_path: Path
     manifest_fields: dict[str, Any] = field(default_factory=dict)
     latency_ms: float | None = None
+
+
+def write_content_named(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Write `data` as `stem.<hash>.suffix` under `folder`; returns the path relative to `folder`.
+
+    Every file of an export except manifest.json and report.json is named by its content, so a reader who
+    holds one version's manifest can only ever fetch that version's files (or a 404), never a mix.
+    """
+    relative = Path(f"{stem}.{hashlib.sha256(data).hexdigest()[:16]}{suffix}")
+    (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+    (folder / relative).write_bytes(data)
+    return relative
 
 
 def encode_array(array: np.ndarray) -> dict[str, Any]:

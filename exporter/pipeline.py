@@ -19,7 +19,7 @@ import numpy as np
 
 from exporter import __version__
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array
+from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.data import Dataset, load_dataset
 from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError
 from exporter.loading import LoadedModel, load_model
@@ -101,7 +101,8 @@ def export(options: ExportOptions) -> ExportResult:
         (staging / "report.json").write_text(json.dumps(report_json(rows, reference_json, folded), indent=1))
         if options.source_folder is not None:
             shutil.copytree(options.source_folder, staging / "source")
-        print(table(rows), file=sys.stdout, flush=True)
+        if not options.quiet:
+            print(table(rows), file=sys.stdout, flush=True)
         if failures and not options.allow_degraded:
             raise ValidationError(failures)
     progress.step(f"wrote {len(artifacts)} variant(s) to {options.out}")
@@ -319,5 +320,4 @@ def _write_eval(evaluation: Dataset, staging: Path) -> str:
         "inputs": encode_array(evaluation.x[:count].astype(np.float32)),
         "labels": encode_array(evaluation.y[:count].astype(np.int32)),
     }
-    (staging / "eval.json").write_text(json.dumps(payload))
-    return "eval.json"
+    return write_content_named(staging, "eval", ".json", json.dumps(payload).encode()).as_posix()

@@ -48,6 +48,12 @@ def _manifest(exported) -> dict:
     return json.loads((exported["dir"] / "manifest.json").read_text())
 
 
+def _tfjs_files(exported, precision) -> tuple[Path, Path]:
+    """(model.json, parity file) of a TFJS variant, as the manifest names them (content-hashed)."""
+    entry = _manifest(exported)["variants"][f"tfjs-{precision}"]
+    return exported["dir"] / entry["entry"], exported["dir"] / entry["parity"]
+
+
 def _report_rows(exported) -> dict:
     return {row["variant"]: row for row in json.loads((exported["dir"] / "report.json").read_text())["rows"]}
 
@@ -82,7 +88,7 @@ def test_batch_norm_is_folded_and_outputs_are_unchanged(exported):
     assert (
         json.loads((exported["dir"] / "report.json").read_text())["folded_batchnorm"] == exported["bn_count"]
     )
-    topology = json.loads((exported["dir"] / "tfjs/fp32/model.json").read_text())["modelTopology"]
+    topology = json.loads(_tfjs_files(exported, "fp32")[0].read_text())["modelTopology"]
     assert "BatchNormalization" not in json.dumps(topology)
     # tflite-fp32 is built from the folded model and compared with the original, unfolded one.
     assert _report_rows(exported)["tflite-fp32"]["max_abs_diff"] <= 1e-5
@@ -104,8 +110,9 @@ def test_tfjs_weights_read_back_by_tensorflowjs(exported, precision):
 
     from exporter.quantize import quantize_symmetric
 
-    folder = exported["dir"] / "tfjs" / str(precision)
-    model_json = json.loads((folder / "model.json").read_text())
+    model_path, _ = _tfjs_files(exported, precision)
+    folder = model_path.parent
+    model_json = json.loads(model_path.read_text())
     read = {
         w["name"]: w["data"]
         for w in read_weights.read_weights(model_json["weightsManifest"], str(folder), flatten=True)
@@ -131,8 +138,9 @@ def test_tfjs_parity_fixture_is_tflite_on_the_decoded_weights(exported, precisio
 
     from exporter.tflite_runtime import TfliteRunner
 
-    folder = exported["dir"] / "tfjs" / str(precision)
-    model_json = json.loads((folder / "model.json").read_text())
+    model_path, parity_path = _tfjs_files(exported, precision)
+    folder = model_path.parent
+    model_json = json.loads(model_path.read_text())
     weights = {
         w["name"]: w["data"]
         for w in read_weights.read_weights(model_json["weightsManifest"], str(folder), flatten=True)
@@ -146,7 +154,7 @@ def test_tfjs_parity_fixture_is_tflite_on_the_decoded_weights(exported, precisio
         ]
     )
     runner = TfliteRunner(tf.lite.TFLiteConverter.from_keras_model(model).convert())
-    parity = json.loads((folder / "parity.json").read_text())
+    parity = json.loads(parity_path.read_text())
     np.testing.assert_array_equal(
         runner.predict(decode_array(parity["inputs"])), decode_array(parity["outputs"])
     )
@@ -191,7 +199,11 @@ def test_manifest_describes_input_output_and_preprocessing(exported):
         "range": [0.0, 1.0],
         "ink": "high",
     }
-    assert manifest["skipped"] == {} and manifest["eval"] == "eval.json"
+    assert (
+        manifest["skipped"] == {}
+        and manifest["eval"].startswith("eval.")
+        and (exported["dir"] / manifest["eval"]).is_file()
+    )
     assert not list(exported["dir"].parent.glob(".export.staging-*"))  # nothing left behind
 
 
@@ -201,13 +213,13 @@ def test_tfjs_variant_loads_and_matches_its_parity_fixture_in_tfjs(exported, pre
     import subprocess
 
     repo = Path(__file__).resolve().parents[1]
-    folder = exported["dir"] / "tfjs" / precision
-    parity = json.loads((folder / "parity.json").read_text())
+    model_path, parity_path = _tfjs_files(exported, precision)
+    parity = json.loads(parity_path.read_text())
     inputs = decode_array(parity["inputs"])
     (tmp_path / "x.bin").write_bytes(inputs.astype("<f4").tobytes())
     (tmp_path / "inputs.json").write_text(json.dumps([{"shape": list(inputs.shape), "file": "x.bin"}]))
     result = subprocess.run(
-        ["node", str(repo / "tests" / "tfjs_predict.mjs"), str(folder / "model.json"), str(tmp_path / "inputs.json")],
+        ["node", str(repo / "tests" / "tfjs_predict.mjs"), str(model_path), str(tmp_path / "inputs.json")],
         capture_output=True, text=True, cwd=repo, timeout=120, check=True,
     )  # fmt: skip
     (output,) = json.loads(result.stdout)
@@ -215,3 +227,11 @@ def test_tfjs_variant_loads_and_matches_its_parity_fixture_in_tfjs(exported, pre
     reference = decode_array(parity["outputs"])
     assert np.max(np.abs(browser - reference)) <= 1e-4
     np.testing.assert_array_equal(np.argmax(browser, 1), np.argmax(reference, 1))
+
+
+def test_every_file_but_manifest_and_report_is_named_by_its_content(exported):
+    """A reader holding one version's manifest can then only fetch that version's files, never a mix."""
+    for path in exported["dir"].rglob("*"):
+        if path.is_file() and path.name not in ("manifest.json", "report.json"):
+            digest = path.name.rsplit(".", 2)[-2]
+            assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:16], path

@@ -130,8 +130,9 @@ def fine_tuned_weights(base: Path, extra_class: bool, seed: int) -> tuple[dict, 
     """The base tfjs-fp32 topology and weights, perturbed as fine-tuning would (and with a grown head)."""
     from tensorflowjs.read_weights import read_weights
 
-    model_json = json.loads((base / "tfjs/fp32/model.json").read_text())
-    entries = read_weights(model_json["weightsManifest"], str(base / "tfjs/fp32"), flatten=True)
+    entry = json.loads((base / "manifest.json").read_text())["variants"]["tfjs-fp32"]["entry"]
+    model_json = json.loads((base / entry).read_text())
+    entries = read_weights(model_json["weightsManifest"], str((base / entry).parent), flatten=True)
     rng = np.random.default_rng(seed)
     weights = []
     for entry in entries:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +29,8 @@ DEFAULT_NAME = "demo"
 
 # What a browser may fetch from an export folder: the manifest, the figures and the model files. Not
 # source/ (the demo's training data and .keras file) nor anything else that happens to lie there.
-SERVED_FILES = frozenset({MANIFEST, REPORT, "eval.json"})
+SERVED_FILES = frozenset({MANIFEST, REPORT})
+EVAL_FILE = re.compile(r"^eval(?:\.[0-9a-f]{8,})?\.json$")  # the eval sample, named by its content
 SERVED_FOLDERS = frozenset({"tflite", "tfjs"})
 
 Json = dict[str, Any]
@@ -90,7 +92,11 @@ def is_served(relative: str) -> bool:
     if posixpath.normpath(relative) != relative:  # a manifest entry such as tflite/../source/x
         return False
     first, _, rest = relative.partition("/")
-    return relative in SERVED_FILES or (first in SERVED_FOLDERS and rest != "")
+    return (
+        relative in SERVED_FILES
+        or EVAL_FILE.match(relative) is not None
+        or (first in SERVED_FOLDERS and rest != "")
+    )
 
 
 def model_url(export_id: str, relative: str) -> str:

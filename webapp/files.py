@@ -30,9 +30,9 @@ CONTENT_TYPES: dict[str, str] = {
     ".ico": "image/x-icon",
 }
 
-# Names that carry their content hash (tflite/fp32.3f2a9c1d.tflite, group1-shard1of1.9a8b7c6d.bin) never
+# Names that carry their content hash (tflite/fp32.3f2a9c1d.tflite, tfjs/fp32/model.9a8b7c6d.json) never
 # change content, so browsers may keep them forever; everything else must be revalidated (cheap: a 304).
-CONTENT_HASHED = re.compile(r"\.[0-9a-f]{8,}\.(?:bin|tflite)$")
+CONTENT_HASHED = re.compile(r"\.[0-9a-f]{8,}\.(?:bin|tflite|json)$")
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 

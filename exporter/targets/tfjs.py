@@ -13,7 +13,7 @@ from typing import Any
 
 from exporter import __version__
 from exporter.config import VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array, trace
+from exporter.context import Artifact, ExportContext, encode_array, trace, write_content_named
 from exporter.keras_compat import tfjs_topology, tfjs_weight_entries
 from exporter.targets.tflite import run_converter
 from exporter.tfjs_weights import write_weights
@@ -35,8 +35,8 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         "modelTopology": topology,
         "weightsManifest": written.manifest,
     }
-    entry = relative / "model.json"
-    (folder / entry).write_text(json.dumps(model_json, separators=(",", ":")))
+    model_bytes = json.dumps(model_json, separators=(",", ":")).encode()
+    entry = write_content_named(folder, f"{relative.as_posix()}/model", ".json", model_bytes)
 
     context.progress.step(f"{spec.id}: building the float32 TFLite reference from the decoded weights")
     runner = TfliteRunner(_decoded_flatbuffer(topology, written.decoded, spec.id))
@@ -45,8 +45,9 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         "inputs": encode_array(context.parity_inputs),
         "outputs": encode_array(runner.predict(context.parity_inputs)),
     }
-    parity_path = relative / "parity.json"
-    (folder / parity_path).write_text(json.dumps(parity))
+    parity_path = write_content_named(
+        folder, f"{relative.as_posix()}/parity", ".json", json.dumps(parity).encode()
+    )
     return Artifact(
         spec=spec,
         entry=entry,

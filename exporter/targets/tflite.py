@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from exporter.config import Precision, VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array
+from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.errors import ConversionError
 from exporter.tflite_runtime import TfliteRunner
 
@@ -106,10 +105,7 @@ def _converter_reason(error: Exception) -> str:
 
 def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
     flatbuffer = build_flatbuffer(context, spec.precision)
-    digest = hashlib.sha256(flatbuffer).hexdigest()[:16]
-    entry = Path("tflite") / f"{spec.precision}.{digest}.tflite"
-    (folder / entry).parent.mkdir(parents=True, exist_ok=True)
-    (folder / entry).write_bytes(flatbuffer)
+    entry = write_content_named(folder, f"tflite/{spec.precision}", ".tflite", flatbuffer)
 
     runner = TfliteRunner(flatbuffer)
     raw_inputs = runner.quantize_input(context.parity_inputs)
@@ -118,8 +114,9 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         "inputs": encode_array(raw_inputs),
         "outputs": encode_array(runner.run_raw(raw_inputs)),
     }
-    parity_path = Path("tflite") / f"{spec.precision}.parity.json"
-    (folder / parity_path).write_text(json.dumps(parity))
+    parity_path = write_content_named(
+        folder, f"tflite/{spec.precision}.parity", ".json", json.dumps(parity).encode()
+    )
     fields: dict[str, Any] = {"input_dtype": runner.input_dtype, "output_dtype": runner.output_dtype}
     if runner.input_quantization:
         fields["input_quantization"] = runner.input_quantization.as_json()
