@@ -6,10 +6,14 @@ Shared by the model files (models.py) and the app shell (shell.py), so both answ
 from __future__ import annotations
 
 import mimetypes
+import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Response, send_file
+from flask import Response, current_app, request
+from werkzeug.exceptions import NotFound
+from werkzeug.wsgi import wrap_file
 
 # Explicit, because the platform's mimetypes table differs between machines and knows nothing of .tflite;
 # a wrong type matters: browsers refuse to stream-compile wasm that is not application/wasm, and with
@@ -49,12 +53,25 @@ def is_content_hashed(name: str) -> bool:
 
 
 def send(path: Path) -> Response:
-    """`path` (already checked by security.resolve_inside) with an ETag, answering If-None-Match with 304."""
-    stat = path.stat()
+    """`path` (already checked by security.resolve_inside) with an ETag, answering If-None-Match with 304.
+
+    The file is opened once and everything (size, ETag, body) comes from that descriptor: an export may be
+    swapped out between the path check and here, and the answer must then be that version's bytes or a
+    404, never a 500 or a body that does not match its headers.
+    """
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - the response closes it once sent
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound() from None
+    stat = os.fstat(handle.fileno())
+    response = current_app.response_class(
+        wrap_file(request.environ, handle), mimetype=content_type(path), direct_passthrough=True
+    )
+    response.content_length = stat.st_size
+    response.last_modified = datetime.fromtimestamp(stat.st_mtime, UTC)
     # inode + mtime + size: an export replaced by a rename gets new inodes, so its files get new ETags even
     # when a name and size stay the same.
-    etag = f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}"
-    response = send_file(path, mimetype=content_type(path), etag=etag, conditional=True)
+    response.set_etag(f"{stat.st_ino:x}-{stat.st_mtime_ns:x}-{stat.st_size:x}")
+    response.make_conditional(request.environ, accept_ranges=True, complete_length=stat.st_size)  # in place
     response.headers["Cache-Control"] = IMMUTABLE if is_content_hashed(path.name) else REVALIDATE
-    response.headers.pop("Expires", None)
     return response
