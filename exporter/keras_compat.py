@@ -1,4 +1,4 @@
-"""Keras 3 -> tf-keras translation, the safe-mode config scan, and the TFJS layers-format view of a model.
+"""Keras 3 -> tf-keras translation (safe mode lives in `safe_mode`, the TFJS view in `tfjs_topology`).
 
 Why this module exists: the TFJS layers format and tensorflow-model-optimization (QAT) both need tf-keras
 (Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (see FACTS:
@@ -15,143 +15,15 @@ from __future__ import annotations
 import functools
 import inspect
 import json
-from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from exporter.errors import ConversionError, UnsafeModelError, UnsupportedModelError
+from exporter.errors import ConversionError, UnsupportedModelError
+from exporter.keras_config import NESTED_LAYER_KEYS, SERIALISATION_KEYS, Config, entry_name, short_name
+from exporter.safe_mode import scan_config
 
-Config = dict[str, Any]
-
-_MODEL_CLASSES = frozenset({"Functional", "Sequential", "Model"})
-# Built-in layers whose config carries a serialised Python function (marshalled bytecode, or a pickle):
-# loading them runs code from the file, exactly like a Lambda.
-_CODE_LAYERS = frozenset({"Lambda", "JaxLayer", "FlaxLayer", "TorchModuleWrapper"})
-# Config keys under which wrappers (Bidirectional, TimeDistributed) and RNNs keep the layers they own.
-_NESTED_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
-# Keys that only describe how Keras 3 (de)serialises an object; tf-keras and tfjs-layers read none of them.
-_SERIALISATION_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 _MISSING = object()
-
-# Layer classes that @tensorflow/tfjs 4.22 registers (read from its SerializationMap). A class outside this
-# set makes `loadLayersModel` fail with "Unknown layer", so it is refused here, with a message that says why.
-_TFJS_LAYERS = frozenset(
-    " ".join(
-        (
-            "Activation Add AlphaDropout Average AveragePooling1D AveragePooling2D AveragePooling3D",
-            "BatchNormalization Bidirectional CategoryEncoding CenterCrop Concatenate Conv1D Conv2D",
-            "Conv2DTranspose Conv3D Conv3DTranspose ConvLSTM2D Cropping2D Dense DepthwiseConv2D Dot Dropout",
-            "ELU Embedding Flatten Functional GRU GaussianDropout GaussianNoise GlobalAveragePooling1D",
-            "GlobalAveragePooling2D GlobalMaxPooling1D GlobalMaxPooling2D InputLayer LSTM LayerNormalization",
-            "LeakyReLU Masking MaxPooling1D MaxPooling2D MaxPooling3D Maximum Minimum Model Multiply PReLU",
-            "Permute RNN RandomWidth ReLU RepeatVector Rescaling Reshape Resizing SeparableConv2D Sequential",
-            "SimpleRNN Softmax SpatialDropout1D ThresholdedReLU TimeDistributed UpSampling2D ZeroPadding2D",
-        )
-    ).split()
-)
-# Activation names tfjs-layers 4.22 knows, after it camel-cases the Python name (hard_sigmoid -> hardSigmoid).
-_TFJS_ACTIVATIONS = frozenset(
-    {"elu", "gelu", "gelu_new", "hard_sigmoid", "linear", "log_softmax", "mish", "relu", "relu6", "selu"}
-    | {"sigmoid", "softmax", "softplus", "softsign", "swish", "tanh"}
-)
-_TFJS_ACTIVATION_ALIASES = {"silu": "swish"}  # same function, a name tfjs-layers lacks
-# Arguments tf-keras writes but never uses that tfjs-layers refuses outright ("Fields kernelInitializer,
-# kernelRegularizer and kernelConstraint are invalid for SeparableConv2D").
-_TFJS_DROPPED_ARGUMENTS = {
-    "SeparableConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
-}
-
-
-# --- safe-mode scan -----------------------------------------------------------------------------------------
-
-
-def scan_config(config: Config, flavour: Literal["keras3", "tf_keras"]) -> None:
-    """Refuse a model config whose deserialisation would run code from the file, before anything is built.
-
-    `config` is a whole serialised model (`{"class_name", "config", ...}`, as in a `.keras` file's config.json
-    or an `.h5` file's `model_config`) or the inner config of one (with `layers`). Every layer is checked,
-    nested models and wrapped layers included; all offenders are named in one single-line UnsafeModelError.
-    """
-    entry = config if "class_name" in config else {"class_name": "Functional", "config": config}
-    is_builtin = _is_builtin_keras3 if flavour == "keras3" else _is_builtin_tf_keras
-    clauses: list[str] = []
-    only_lambdas = True
-    for layer in _iter_layer_entries(entry):
-        name = _entry_name(layer)
-        class_name = str(layer.get("class_name"))
-        if class_name in _CODE_LAYERS:
-            clauses.append(f"layer '{name}' is a {class_name} layer, which runs arbitrary Python code")
-        elif not is_builtin(layer):
-            only_lambdas = False
-            shown = class_name.split(">")[-1]  # tf-keras writes registered classes as "Package>Class"
-            clauses.append(
-                f"layer '{name}' uses the custom class '{shown}', which is not a built-in Keras layer"
-            )
-    if not clauses:
-        return
-    if only_lambdas:
-        pronoun = "it" if len(clauses) == 1 else "them"
-        advice = "edgeship loads models in safe mode. "
-        advice += f"Replace {pronoun} with built-in layers and save the model again."
-    else:
-        advice = (
-            "edgeship loads models in safe mode and runs no code from model files. "
-            "Use built-in layers, or export the model as a SavedModel."
-        )
-    raise UnsafeModelError(", ".join(clauses) + "; " + advice)
-
-
-def _iter_layer_entries(entry: Config) -> Iterator[Config]:
-    """Depth-first over a serialised layer and every layer inside it (nested models, wrapped layers)."""
-    yield entry
-    inner = entry.get("config")
-    if not isinstance(inner, dict):
-        return
-    children: list[Any] = list(inner.get("layers") or [])
-    for key in _NESTED_LAYER_KEYS:
-        value = inner.get(key)
-        children.extend(value if isinstance(value, list) else [value])
-    for child in children:
-        if isinstance(child, dict) and "class_name" in child:
-            yield from _iter_layer_entries(child)
-
-
-def _entry_name(entry: Config) -> str:
-    inner = entry.get("config")
-    name = inner.get("name") if isinstance(inner, dict) else None
-    return str(name or entry.get("name") or "?")
-
-
-def _is_builtin_keras3(entry: Config) -> bool:
-    import keras
-
-    class_name = str(entry.get("class_name"))
-    module = str(entry.get("module") or "")
-    registered = entry.get("registered_name")
-    if not (module == "keras" or module.startswith("keras.")) or registered not in (None, class_name):
-        return False
-    # keras.ops calls in a functional model (x + 1, ops.matmul) are serialised as operations of keras itself.
-    is_op = module.startswith("keras.src.ops")
-    return (
-        is_op or class_name in _MODEL_CLASSES or _is_layer_class(keras.layers, keras.layers.Layer, class_name)
-    )
-
-
-def _is_builtin_tf_keras(entry: Config) -> bool:
-    import tf_keras
-
-    class_name = str(entry.get("class_name"))
-    return class_name in _MODEL_CLASSES or _is_layer_class(tf_keras.layers, tf_keras.layers.Layer, class_name)
-
-
-def _is_layer_class(namespace: Any, base: type, class_name: str) -> bool:
-    """A layer class of that namespace; its helper functions (`serialize`, `deserialize`) do not count."""
-    candidate = getattr(namespace, class_name, None)
-    return inspect.isclass(candidate) and issubclass(candidate, base)
-
-
-# --- Keras 3 -> tf-keras ------------------------------------------------------------------------------------
 
 
 def to_tf_keras(model: Any) -> Any:
@@ -193,9 +65,9 @@ def _translate_model(entry: Config) -> Config:
     cfg = entry["config"]
     functional = class_name == "Functional"
     skipping = [layer for layer in cfg["layers"] if _skips_first_node(layer)]
-    offsets = {_entry_name(layer): 1 for layer in skipping}
+    offsets = {entry_name(layer): 1 for layer in skipping}
     # Keras 3 already counts a nested Functional's calls from 1 in input/output_layers (not in inbound nodes).
-    ref_offsets = {_entry_name(layer): 1 for layer in skipping if layer["class_name"] == "Sequential"}
+    ref_offsets = {entry_name(layer): 1 for layer in skipping if layer["class_name"] == "Sequential"}
     out: Config = {
         "name": cfg["name"],
         "trainable": cfg.get("trainable", True),
@@ -244,7 +116,7 @@ def _is_ref(value: Any) -> bool:
 def _translate_entry(entry: Config, offsets: dict[str, int] | None) -> Config:
     """One layer of a model; `offsets` (node-index shifts of nested models) only inside a functional model."""
     class_name = entry["class_name"]
-    name = _entry_name(entry)
+    name = entry_name(entry)
     if class_name in ("Functional", "Sequential"):
         out = _translate_model(entry)
     else:
@@ -262,7 +134,7 @@ def _translate_layer_config(entry: Config) -> Config:
     import tf_keras
 
     class_name = entry["class_name"]
-    name = _entry_name(entry)
+    name = entry_name(entry)
     if str(entry.get("module") or "").startswith("keras.src.ops"):
         raise UnsupportedModelError(
             f"layer '{name}' ({class_name}) is a keras.ops call or tensor arithmetic, which has no "
@@ -305,7 +177,7 @@ def _translate_arguments(owner: str, cfg: Config, tfk_class: type, k3_class: typ
     defaults = _defaults(k3_class) if k3_class is not None else {}
     out: Config = {}
     for key, value in cfg.items():
-        if key in _SERIALISATION_KEYS:
+        if key in SERIALISATION_KEYS:
             continue
         if key == "dtype":
             dtype = _dtype_name(owner, value)
@@ -328,7 +200,7 @@ def _translate_value(owner: str, key: str, value: Any) -> Any:
         return [_translate_entry(cell, None) for cell in value]
     if not (isinstance(value, dict) and "class_name" in value and "config" in value):
         return value
-    if key in _NESTED_LAYER_KEYS:
+    if key in NESTED_LAYER_KEYS:
         return _translate_entry(value, None)
     if key == "activation":
         # Keras 3 writes built-in activations as plain strings; an object here is a custom function.
@@ -478,8 +350,8 @@ def _copy_layer_weights(src: Any, dst: Any) -> None:
             f"layer '{src.name}' has {len(src_vars)} weights in Keras 3 but {len(dst_vars)} in tf-keras; "
             "export the model as a SavedModel instead."
         )
-    src_names = [_short_name(v.name) for v in src_vars]
-    dst_names = [_short_name(v.name) for v in dst_vars]
+    src_names = [short_name(v.name) for v in src_vars]
+    dst_names = [short_name(v.name) for v in dst_vars]
     # Match by name where names are unique and agree (BN stats, kernels); otherwise keep creation order.
     if len(set(src_names)) == len(src_names) and sorted(src_names) == sorted(dst_names):
         order = [src_names.index(name) for name in dst_names]
@@ -495,135 +367,3 @@ def _copy_layer_weights(src: Any, dst: Any) -> None:
             )
         values.append(value)
     dst.set_weights(values)
-
-
-def _short_name(name: str) -> str:
-    """`conv2d/kernel:0` (tf-keras) and `kernel` (Keras 3) both become `kernel`."""
-    return name.rsplit("/", 1)[-1].split(":", 1)[0]
-
-
-# --- TFJS layers format -------------------------------------------------------------------------------------
-
-
-def tfjs_topology(tfk_model: Any) -> Config:
-    """The `modelTopology` of a TFJS layers model.json, in the form @tensorflow/tfjs 4.22 loads.
-
-    Raises UnsupportedModelError for a layer class, activation or ReLU setting that tfjs-layers lacks (it
-    would otherwise fail to load, or silently compute something else).
-    """
-    import tf_keras
-
-    raw = json.loads(tfk_model.to_json())
-    entry = _tfjs_entry(raw)
-    return {**entry, "keras_version": tf_keras.__version__, "backend": "tensorflow"}
-
-
-def _tfjs_entry(entry: Config) -> Config:
-    class_name = entry["class_name"]
-    cfg = entry["config"]
-    name = _entry_name(entry)
-    if class_name not in _TFJS_LAYERS:
-        raise UnsupportedModelError(
-            f"layer '{name}' ({class_name}) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the "
-            "model with layers TFJS supports, or export TFLite variants only."
-        )
-    out: Config = {"class_name": class_name, "config": _tfjs_config(name, class_name, cfg)}
-    for key in ("name", "inbound_nodes"):
-        if key in entry:
-            out[key] = entry[key]
-    return out
-
-
-def _tfjs_config(name: str, class_name: str, cfg: Config) -> Config:
-    out: Config = {}
-    dropped = _TFJS_DROPPED_ARGUMENTS.get(class_name, ())
-    for key, value in cfg.items():
-        if key in _SERIALISATION_KEYS or key in dropped:
-            continue
-        if key == "layers" and isinstance(value, list):
-            out[key] = [_tfjs_entry(layer) for layer in value]
-        elif key in _NESTED_LAYER_KEYS and isinstance(value, dict) and "class_name" in value:
-            out[key] = _tfjs_entry(value)
-        elif key == "activation" and isinstance(value, str):
-            out[key] = _tfjs_activation(name, value)
-        elif key.endswith("_regularizer") and isinstance(value, dict):
-            out[key] = _tfjs_regularizer(value)
-        elif isinstance(value, dict) and "class_name" in value:
-            out[key] = {"class_name": value["class_name"], "config": value.get("config", {})}
-        else:
-            out[key] = value
-    if class_name == "ReLU" and (out.get("negative_slope") or out.get("threshold")):
-        # tfjs-layers' ReLU reads only max_value: a slope or threshold would be silently ignored.
-        raise UnsupportedModelError(
-            f"layer '{name}' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
-            "plain ReLU, or export TFLite variants only."
-        )
-    return out
-
-
-def _tfjs_activation(layer_name: str, activation: str) -> str:
-    activation = _TFJS_ACTIVATION_ALIASES.get(activation, activation)
-    if activation not in _TFJS_ACTIVATIONS:
-        raise UnsupportedModelError(
-            f"layer '{layer_name}' uses the activation '{activation}', which TFJS (@tensorflow/tfjs 4.22) "
-            "does not have; use another activation, or export TFLite variants only."
-        )
-    return activation
-
-
-def _tfjs_regularizer(value: Config) -> Config:
-    """tfjs-layers registers only L1L2, tf-keras writes L1 and L2 too; regularizers never change outputs."""
-    config = value.get("config", {})
-    if value.get("class_name") in ("L1", "L2"):
-        return {"class_name": "L1L2", "config": {"l1": config.get("l1", 0.0), "l2": config.get("l2", 0.0)}}
-    return {"class_name": value.get("class_name"), "config": config}
-
-
-def tfjs_weight_entries(tfk_model: Any) -> list[tuple[str, np.ndarray]]:
-    """(name, array) per weight, as the tensorflowjs converter names them and tfjs' loadWeights matches them.
-
-    Layers in model order, nested models flattened in place, each layer's weights in its own order (trainable
-    first); names are the tf-keras variable names without `:0` (`conv2d/kernel`, `bn/moving_mean`), which is
-    what tfjs calls each weight's `originalName`. Float weights become float32, integer ones int32.
-    """
-    entries: list[tuple[str, np.ndarray]] = []
-    seen: set[str] = set()
-    for layer in _leaf_layers(tfk_model):
-        for weight in layer.weights:
-            name = _tfjs_weight_name(layer.name, weight.name)
-            if name in seen:
-                raise UnsupportedModelError(
-                    f"two weights are both named '{name}', which TFJS refuses to load; give every layer "
-                    "(nested models included) a unique name and save the model again."
-                )
-            seen.add(name)
-            entries.append((name, _tfjs_array(name, weight.numpy())))
-    return entries
-
-
-def _leaf_layers(model: Any) -> Iterator[Any]:
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _leaf_layers(layer)
-        else:
-            yield layer
-
-
-def _tfjs_weight_name(layer_name: str, variable_name: str) -> str:
-    name = variable_name.removesuffix(":0")
-    # tfjs scopes a weight under its layer's name; a variable created under an outer scope loses that prefix.
-    if name.startswith(layer_name + "/"):
-        return name
-    return f"{layer_name}/{_short_name(name)}"
-
-
-def _tfjs_array(name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value)
-    if np.issubdtype(array.dtype, np.floating):
-        return array.astype(np.float32)
-    if np.issubdtype(array.dtype, np.integer):
-        return array.astype(np.int32)
-    raise UnsupportedModelError(
-        f"weight '{name}' has dtype {array.dtype}, which TFJS weight files cannot hold; "
-        "export TFLite variants only."
-    )

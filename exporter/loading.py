@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 
 from exporter.errors import ModelLoadError, UnsupportedModelError
-from exporter.keras_compat import scan_config
+from exporter.safe_mode import scan_config
 
 ModelKind = Literal["keras3", "tf_keras", "savedmodel"]
 

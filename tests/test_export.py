@@ -97,8 +97,9 @@ def test_batch_norm_is_folded_and_outputs_are_unchanged(exported):
 def _original_weights(exported) -> dict[str, np.ndarray]:
     """The folded float weights, recomputed here from the model file: what every TFJS variant encodes."""
     from exporter.folding import fold_batchnorm
-    from exporter.keras_compat import tfjs_weight_entries, to_tf_keras
+    from exporter.keras_compat import to_tf_keras
     from exporter.loading import load_model
+    from exporter.tfjs_topology import tfjs_weight_entries
 
     folded, _ = fold_batchnorm(to_tf_keras(load_model(exported["model"]).keras_model))
     return dict(tfjs_weight_entries(folded))

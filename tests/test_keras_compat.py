@@ -16,7 +16,9 @@ import pytest
 import tf_keras
 
 from exporter.errors import UnsafeModelError, UnsupportedModelError
-from exporter.keras_compat import scan_config, tfjs_topology, tfjs_weight_entries, to_tf_keras
+from exporter.keras_compat import to_tf_keras
+from exporter.safe_mode import scan_config
+from exporter.tfjs_topology import tfjs_topology, tfjs_weight_entries
 
 REPO = Path(__file__).resolve().parent.parent
 TFJS_PREDICT = REPO / "tests" / "tfjs_predict.mjs"

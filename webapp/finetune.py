@@ -196,7 +196,7 @@ def build_model(upload: Upload) -> Any:
     """The tf-keras model: the checked topology, every weight set by name (as exporter/targets/tfjs.py)."""
     import tf_keras
 
-    from exporter.keras_compat import tfjs_weight_entries
+    from exporter.tfjs_topology import tfjs_weight_entries
 
     model = tf_keras.models.model_from_json(json.dumps(upload.topology))
     names = iter(name for name, _ in tfjs_weight_entries(model))

@@ -14,8 +14,8 @@ from typing import Any
 from exporter import __version__
 from exporter.config import VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, trace, write_content_named
-from exporter.keras_compat import tfjs_topology, tfjs_weight_entries
 from exporter.targets.tflite import run_converter
+from exporter.tfjs_topology import tfjs_topology, tfjs_weight_entries
 from exporter.tfjs_weights import write_weights
 from exporter.tflite_runtime import TfliteRunner
 
