@@ -21,6 +21,7 @@ import pytest
 from exporter import gpu
 from exporter.errors import GpuConfigError
 from exporter.gpu import GpuConfig, GpuInfo, Plan, Source
+from exporter.gpu import config as gpu_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,7 +212,7 @@ def test_format_config_shows_each_value_and_its_source() -> None:
 
 
 def test_format_config_for_the_python_api() -> None:
-    config = gpu._config({gpu.GPUS: ("none", Source.API, "configure(gpus=...)")})
+    config = gpu_config._config({gpu.GPUS: ("none", Source.API, "configure(gpus=...)")})
     assert gpu.format_config(config).splitlines()[0] == (
         "  gpus           none (CPU only)    (api configure(gpus=...))"
     )
