@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: setup demo serve test test-py test-e2e lint format bench clean
 
-setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium webapp/static/vendor/.installed
+setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium /usr/sbin/nginx webapp/static/vendor/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,17 @@ node_modules/.installed: package-lock.json package.json
 	$(SUDO) apt-get update -qq
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-# The app serves tfjs, tfjs-tflite and their .wasm files itself (no CDN), then builds the service worker.
-webapp/static/vendor/.installed: node_modules/.installed scripts/vendor.sh
+# Debian's nginx: the e2e tests serve `edgeship build-site` output with it (the generated _nginx.conf).
+# Installed, never started as a service.
+/usr/sbin/nginx:
+	$(SUDO) apt-get update -qq
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+	-$(SUDO) /usr/sbin/nginx -s quit 2>/dev/null
+
+# The app serves tfjs, tfjs-tflite and their .wasm files itself (no CDN), then builds the service worker,
+# whose precache list names every file of the app: so any change to the app's files rebuilds it.
+APP_FILES := $(shell find webapp/static -type f -not -path 'webapp/static/vendor/*' -not -name sw.js -not -name '*.map' 2>/dev/null)
+webapp/static/vendor/.installed: node_modules/.installed scripts/vendor.sh workbox-config.cjs service_worker/sw.js $(APP_FILES)
 	bash scripts/vendor.sh
 	@touch $@
 
@@ -64,6 +73,8 @@ format: setup
 	npx prettier --write "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "tests/**/*.mjs" "*.config.*js"
 
 bench: setup
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench.run
 
 clean:

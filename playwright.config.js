@@ -21,6 +21,11 @@ export default defineConfig({
   timeout: 90_000,
   expect: { timeout: 20_000 },
   reporter: [["list"]],
+  projects: [
+    { name: "flask" },
+    // The same offline and parity checks against the static site (`edgeship build-site` + nginx).
+    { name: "static-site", use: { hosting: "static" }, testMatch: /(parity|offline)\.spec\.js$/ },
+  ],
   use: {
     browserName: "chromium",
     launchOptions: { executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS },

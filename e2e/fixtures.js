@@ -2,6 +2,7 @@
 // the app the way a user does.
 import { test as base, expect } from "@playwright/test";
 import { startServer } from "./support/server.js";
+import { startStaticSite } from "./support/static-site.js";
 
 export const test = base.extend({
   exportsDir: [
@@ -13,9 +14,11 @@ export const test = base.extend({
     },
     { scope: "worker" },
   ],
+  // "flask": `edgeship serve`; "static": `edgeship build-site` served by nginx (the static-site project).
+  hosting: ["flask", { option: true, scope: "worker" }],
   server: [
-    async ({ exportsDir }, use) => {
-      const server = await startServer(exportsDir);
+    async ({ exportsDir, hosting }, use) => {
+      const server = hosting === "static" ? await startStaticSite(exportsDir) : await startServer(exportsDir);
       await use(server);
       await server.stop();
     },

@@ -65,6 +65,17 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_build_site(args: argparse.Namespace) -> int:
+    from webapp.site import build_site
+
+    site = build_site(args.directory, args.out)
+    print(
+        f"Wrote {site.files} files for {len(site.exports)} export(s) to {site.out}: serve it from any static "
+        "host with the headers in _headers (Netlify, Cloudflare Pages) or _nginx.conf (nginx)."
+    )
+    return 0
+
+
 def _run_gpu(args: argparse.Namespace) -> int:
     print(gpu.describe())
     return 0
@@ -125,6 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8000)
     serve.set_defaults(func=_run_serve)
+
+    site = sub.add_parser("build-site", help="write the app and the exports as a static site for any host")
+    site.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
+    site.add_argument("out", type=Path, help="the site folder to write (replaced only on success)")
+    site.set_defaults(func=_run_build_site)
 
     gpu_cmd = sub.add_parser("gpu", parents=[gpu_options], help="show GPUs and the memory configuration")
     gpu_cmd.set_defaults(func=_run_gpu)

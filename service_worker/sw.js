@@ -35,8 +35,9 @@ const VERSION = hashString(JSON.stringify([SHELL, MODELS]));
 const PRECACHE = `${PREFIX}precache-${VERSION}`;
 const KEY_BY_URL = new Map(ENTRIES.map((entry) => [entry.url, entry.key]));
 const INDEX_KEY = KEY_BY_URL.get(new URL("/", self.location.href).href);
-// Names with a content hash (shards, .tflite files) never change: cache-first is safe for them.
-const IMMUTABLE = /\.[0-9a-f]{8,}\.(bin|tflite)$/;
+// Names with a content hash (shards, .tflite files, model.json, parity and eval files) never change:
+// cache-first is safe for them.
+const IMMUTABLE = /\.[0-9a-f]{8,}\.(bin|tflite|json)$/;
 
 async function precacheEntry(cache, { url, key }) {
   const previous = await caches.match(key);

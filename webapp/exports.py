@@ -103,7 +103,7 @@ def model_url(export_id: str, relative: str) -> str:
     return "/models/" + quote(f"{export_id}/{relative}")
 
 
-def _manifest_files(manifest: Json) -> Iterator[tuple[str, str | None]]:
+def manifest_files(manifest: Json) -> Iterator[tuple[str, str | None]]:
     """(relative path, sha256 from the manifest or None) for every file the browser needs offline."""
     yield MANIFEST, None
     yield REPORT, None
@@ -133,7 +133,7 @@ def precache_entries(export: Export) -> list[Json]:
     """
     entries: list[Json] = []
     seen: set[str] = set()
-    for relative, sha256 in _manifest_files(export.manifest):
+    for relative, sha256 in manifest_files(export.manifest):
         path = export.path / relative
         if relative in seen or not is_served(relative) or not path.is_file():
             if relative not in seen:
