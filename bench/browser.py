@@ -46,7 +46,11 @@ def _model_config(export_id: str, folder: Path) -> dict[str, Any]:
 def run(exports_dir: Path, export_ids: list[str], settings: dict[str, Any], log: Any) -> dict[str, Any]:
     """`exports_dir` holds one export folder per id (served together, as a user serves them)."""
     folders = {export_id: exports_dir / export_id for export_id in export_ids}
-    with EdgeshipServer(exports_dir) as app, StaticServer(folders) as plain, tempfile.TemporaryDirectory() as tmp:
+    with (
+        EdgeshipServer(exports_dir) as app,
+        StaticServer(folders) as plain,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         config = {
             "edgeshipUrl": app.url,
             "plainUrl": plain.url + "plain.html",

@@ -66,8 +66,10 @@ def official_commands(workload: Path, out: Path) -> dict[str, list[str]]:
     for variant, name in OFFICIAL_TFLITE.items():
         commands[variant] = [
             sys.executable, "-m", "bench.official_tflite", str(workload / "model.keras"), name,
-            str(out / f"{variant}.tflite"), "--calibration", str(workload / "calibration.npz"),
+            str(out / f"{variant}.tflite"),
         ]  # fmt: skip
+        if name == "int8":
+            commands[variant] += ["--calibration", str(workload / "calibration.npz")]
     return commands
 
 
@@ -84,9 +86,10 @@ def _check(side: str, result: Measurement) -> Measurement:
     return result
 
 
-def compare(workload: Path, work: Path, runs: int, env: dict[str, str], log: Any) -> dict[str, Any]:
-    """`runs` alternating pairs; leaves the last outputs in work/edgeship and work/official."""
-    edgeship_out, official_out = work / "edgeship", work / "official"
+def compare(
+    workload: Path, edgeship_out: Path, official_out: Path, runs: int, env: dict[str, str], log: Any
+) -> dict[str, Any]:
+    """`runs` alternating pairs; leaves the last outputs of each side in `edgeship_out` and `official_out`."""
     sides: dict[str, list[Measurement]] = {"edgeship": [], "official": []}
     for run in range(runs):
         order = ["edgeship", "official"] if run % 2 == 0 else ["official", "edgeship"]
@@ -99,7 +102,8 @@ def compare(workload: Path, work: Path, runs: int, env: dict[str, str], log: Any
                 commands = list(official_commands(workload, official_out).values())
                 result = _check(side, measure_sequence(commands, env=env))
             sides[side].append(result)
-            log(f"  export run {run + 1}/{runs} {side}: {result.wall_s:.1f} s, {result.peak_rss_bytes / 1e6:.0f} MB")
+            peak_mb = result.peak_rss_bytes / 1e6
+            log(f"  export run {run + 1}/{runs} {side}: {result.wall_s:.1f} s, {peak_mb:.0f} MB")
     walls = {side: [m.wall_s for m in ms] for side, ms in sides.items()}
     peaks = {side: [m.peak_rss_bytes for m in ms] for side, ms in sides.items()}
     return {
@@ -109,8 +113,10 @@ def compare(workload: Path, work: Path, runs: int, env: dict[str, str], log: Any
         "peak_rss_bytes": {side: summary(values) for side, values in peaks.items()},
         "wall_ratio": ratios(walls["edgeship"], walls["official"]),
         "peak_ratio": ratios(peaks["edgeship"], peaks["official"]),
-        "raw": {side: [{"wall_s": m.wall_s, "peak_rss_bytes": m.peak_rss_bytes} for m in ms]
-                for side, ms in sides.items()},  # fmt: skip
+        "raw": {
+            side: [{"wall_s": m.wall_s, "peak_rss_bytes": m.peak_rss_bytes} for m in ms]
+            for side, ms in sides.items()
+        },
         "official_commands": [
             " ".join(Path(part).name if part.startswith("/") else part for part in command)
             for command in official_commands(Path("MODEL"), Path("OUT")).values()
@@ -118,8 +124,7 @@ def compare(workload: Path, work: Path, runs: int, env: dict[str, str], log: Any
     }
 
 
-def qat(workload: Path, work: Path, epochs: int, env: dict[str, str]) -> dict[str, Any]:
-    out = work / "qat"
+def qat(workload: Path, out: Path, epochs: int, env: dict[str, str]) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     result = _check("edgeship QAT", measure(qat_command(workload, out, epochs), env=env))
     return {"wall_s": result.wall_s, "peak_rss_bytes": result.peak_rss_bytes, "epochs": epochs}

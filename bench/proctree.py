@@ -7,6 +7,7 @@ per process, so for a tree of forked workers this is an upper bound; for one pro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -33,10 +34,8 @@ def _tree_rss(root: psutil.Process) -> int:
     except psutil.Error:
         return 0
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.Error):  # it ended between listing and reading
             total += process.memory_info().rss
-        except psutil.Error:
-            pass  # it ended between listing and reading
     return total
 
 

@@ -28,7 +28,7 @@ def _ms(text: str) -> float:
 
 def parse(output: str) -> dict[str, Any]:
     """The figures of one `wrk --latency` run."""
-    percentiles = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.M)}
+    percentiles = {p: _ms(v) for p, v in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", output, re.M)}
     requests = re.search(r"^\s+(\d+) requests in ([\d.]+\w+), ([\d.]+)(\w+) read", output, re.M)
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
     if not (requests and rps and "99" in percentiles):
@@ -36,6 +36,8 @@ def parse(output: str) -> dict[str, Any]:
     socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     seconds = _ms(requests.group(2)) / 1000
+    if int(requests.group(1)) == 0:
+        raise RuntimeError(f"no request completed: the server did not answer\n{output}")
     return {
         "requests": int(requests.group(1)),
         "requests_per_s": float(rps.group(1)),
@@ -70,7 +72,16 @@ def run(exports_dir: Path, export_ids: list[str], duration_s: int, log: Any) -> 
         for path in routes(exports_dir, export_ids):
             url = server.url.rstrip("/") + path
             assert url.startswith("http://127.0.0.1:")  # loopback only
-            command = [wrk, f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{duration_s}s", "--latency", "--timeout", "10s", url]
+            command = [
+                wrk,
+                f"-t{THREADS}",
+                f"-c{CONNECTIONS}",
+                f"-d{duration_s}s",
+                "--latency",
+                "--timeout",
+                "10s",
+                url,
+            ]
             result = subprocess.run(command, capture_output=True, text=True, timeout=duration_s + 60)
             if result.returncode != 0:
                 raise RuntimeError(f"wrk failed on {path}:\n{result.stderr}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,27 +19,25 @@ class EdgeshipServer:
     def __init__(self, directory: Path):
         self.directory = directory
         self.url = ""
-        self._process: subprocess.Popen[str] | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._log: tempfile._TemporaryFileWrapper[bytes] | None = None
 
     def __enter__(self) -> EdgeshipServer:
         command = [str(BIN / "edgeship"), "serve", str(self.directory), "--host", "127.0.0.1", "--port", "0"]
-        self._process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert self._process.stdout is not None
+        # Its output goes to a file, never to a pipe nobody reads: under load waitress logs queue warnings,
+        # and a full pipe would block the server mid-benchmark.
+        self._log = tempfile.NamedTemporaryFile(prefix="edgeship-bench-serve-", suffix=".log")
+        self._process = subprocess.Popen(command, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
-        seen = []
-        while time.monotonic() < deadline:
-            line = self._process.stdout.readline()
-            if not line and self._process.poll() is not None:
-                break
-            seen.append(line)
-            match = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
+        while time.monotonic() < deadline and self._process.poll() is None:
+            match = re.search(r"on (http://127\.0\.0\.1:\d+/)", Path(self._log.name).read_text())
             if match:
                 self.url = match.group(1)
                 return self
+            time.sleep(0.1)
+        output = Path(self._log.name).read_text()
         self.__exit__()
-        raise RuntimeError("edgeship serve did not start:\n" + "".join(seen))
+        raise RuntimeError("edgeship serve did not start:\n" + output)
 
     def __exit__(self, *exc: object) -> None:
         if self._process is not None and self._process.poll() is None:
@@ -48,3 +47,5 @@ class EdgeshipServer:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+        if self._log is not None:
+            self._log.close()

@@ -10,6 +10,7 @@ import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +19,7 @@ VENDOR = ROOT / "webapp" / "static" / "vendor"
 
 
 class _Handler(SimpleHTTPRequestHandler):
-    exports: dict[str, Path] = {}
+    exports: ClassVar[dict[str, Path]] = {}
 
     def translate_path(self, path: str) -> str:
         parts = [p for p in unquote(urlsplit(path).path).split("/") if p]
@@ -30,14 +31,18 @@ class _Handler(SimpleHTTPRequestHandler):
             return str(self.exports[parts[1]].joinpath(*parts[2:]))
         return str(BROWSER.joinpath(*parts))
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  # the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
 class StaticServer:
     def __init__(self, exports: dict[str, Path]):
         handler = type("Handler", (_Handler,), {"exports": dict(exports)})
-        handler.extensions_map = {**handler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript"}
+        handler.extensions_map = {
+            **handler.extensions_map,
+            ".wasm": "application/wasm",
+            ".js": "text/javascript",
+        }
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

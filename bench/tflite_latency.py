@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     args = parser.parse_args(argv)
     results = {
-        str(path): {str(t): time_file(path, t, args.runs, args.warmup) for t in THREADS} for path in args.files
+        str(path): {str(t): time_file(path, t, args.runs, args.warmup) for t in THREADS}
+        for path in args.files
     }
     print(json.dumps(results))
     return 0

@@ -24,7 +24,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # as edgeship sets it: tf.ker
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 WORKLOADS = ("demo", "mobilenetv2")
 CALIBRATION_SAMPLES = 100
@@ -38,12 +38,16 @@ def _save_twins(model, folder: Path) -> None:
     to_tf_keras(model).save(folder / "model.h5")
 
 
-def demo(folder: Path) -> dict:
-    """The digits CNN of `edgeship demo`, trained the same way; real digits for every data file."""
+def demo(folder: Path, epochs: int | None = None) -> dict:
+    """The digits CNN of `edgeship demo`, trained the same way (fewer epochs if given); real digits."""
     import keras
 
+    from exporter import demo as edgeship_demo
     from exporter.demo import train
     from exporter.progress import Progress
+
+    if epochs is not None:
+        edgeship_demo.EPOCHS = epochs  # the smoke run only needs a model, not a good one
 
     with tempfile.TemporaryDirectory(prefix="edgeship-bench-demo-") as tmp:
         source = Path(tmp)
@@ -99,9 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workload", choices=WORKLOADS)
     parser.add_argument("folder", type=Path)
+    parser.add_argument("--epochs", type=int, help="train the demo for this many epochs (smoke runs)")
     args = parser.parse_args(argv)
     args.folder.mkdir(parents=True, exist_ok=True)
-    meta = demo(args.folder) if args.workload == "demo" else mobilenetv2(args.folder)
+    meta = demo(args.folder, args.epochs) if args.workload == "demo" else mobilenetv2(args.folder)
     (args.folder / "meta.json").write_text(json.dumps(meta, indent=1))
     return 0
 

@@ -60,7 +60,7 @@ class Artifact:
     spec: VariantSpec
     entry: Path
     files: list[Path]
-    runner: TfliteRunner  # computes what the variant computes, for validation
+    runner: TfliteRunner | None  # computes what the variant computes; released once validated
     parity: dict[str, Any]  # the parity fixture (see docs/EXPORT_FORMAT.md)
     parity_path: Path
     manifest_fields: dict[str, Any] = field(default_factory=dict)

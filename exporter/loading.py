@@ -6,6 +6,7 @@ a Lambda or a custom layer is refused by name before any code from the file coul
 
 from __future__ import annotations
 
+import gc
 import json
 import zipfile
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import numpy as np
 
 from exporter.errors import ModelLoadError, UnsupportedModelError
 from exporter.safe_mode import scan_config
+from exporter.tflite_runtime import chunk_size
 
 ModelKind = Literal["keras3", "tf_keras", "savedmodel"]
 
@@ -40,11 +42,26 @@ class LoadedModel:
     keras_model: Any | None  # a keras.Model or tf_keras.Model; None for a plain SavedModel
     input: TensorInfo
     output: TensorInfo
-    _call: Callable[[np.ndarray], np.ndarray]
+    _call: Callable[[np.ndarray, int], np.ndarray]  # (inputs, batch size) -> outputs
 
-    def predict(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
-        parts = [self._call(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        return np.concatenate(parts).astype(np.float32)
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        # Batches of bounded size, as for the interpreter: activations grow with the batch.
+        return np.asarray(self._call(x, chunk_size(x)), dtype=np.float32)
+
+    def release(self) -> None:
+        """Drop the loaded model once its reference outputs exist: the rest of the export works on the
+        translated tf-keras model, and MobileNetV2's Keras 3 copy with its compiled graph is ~100 MB."""
+        self.keras_model = None
+        self._call = _released
+        if self.kind == "keras3":
+            import keras
+
+            keras.backend.clear_session()  # Keras 3's global state still holds the compiled predict graph
+        gc.collect()
+
+
+def _released(x: np.ndarray, batch_size: int) -> np.ndarray:
+    raise RuntimeError("the source model was released after its reference outputs were computed")
 
 
 def load_model(path: Path) -> LoadedModel:
@@ -145,8 +162,11 @@ def _load_saved_model(path: Path) -> LoadedModel:
         )
     (in_name, in_spec), (out_name, out_spec) = next(iter(inputs.items())), next(iter(outputs.items()))
 
-    def call(x: np.ndarray) -> np.ndarray:
-        return signature(**{in_name: tf.constant(x, dtype=in_spec.dtype)})[out_name].numpy()
+    def call(x: np.ndarray, batch_size: int) -> np.ndarray:
+        batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
+        return np.concatenate(
+            [signature(**{in_name: tf.constant(b, in_spec.dtype)})[out_name].numpy() for b in batches]
+        )
 
     return LoadedModel(
         kind="savedmodel",
@@ -183,9 +203,9 @@ def _from_keras(path: Path, kind: ModelKind, load: Callable[[], Any]) -> LoadedM
             "models with one input and one output"
         )
 
-    def call(x: np.ndarray) -> np.ndarray:
+    def call(x: np.ndarray, batch_size: int) -> np.ndarray:
         # predict() runs a compiled graph: 3x faster than eager calls for MobileNetV2.
-        return np.asarray(model.predict(x, batch_size=len(x), verbose=0))
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
 
     return LoadedModel(
         kind=kind,

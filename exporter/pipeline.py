@@ -6,6 +6,7 @@ any conversion; the export is built in a staging folder and replaces DIR only wh
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import shutil
@@ -81,6 +82,8 @@ def export(options: ExportOptions) -> ExportResult:
         plan = _plan(options, calibration, train, keras_problem)
 
         reference = _reference(source, evaluation or calibration or train, progress)
+        if inference_model is not None:
+            source.release()
         samples = evaluation or calibration or train
         x_valid = samples.x[:VALIDATION_SAMPLES] if samples else _random_inputs(source)
         context = ExportContext(
@@ -237,7 +240,10 @@ def _build_variants(
         progress.step(f"[{index}/{len(plan)}] {spec.id}: converting")
         artifact = CONVERTERS[spec.target](context, spec, staging)
         artifacts.append(artifact)
+        assert artifact.runner is not None
         metrics = validate(artifact.runner.predict(x_valid), reference, spec.tolerance)
+        artifact.runner = None  # its interpreter holds the model and an arena: free them before the next one
+        gc.collect()  # converter graphs form reference cycles; free them before the next conversion
         row.bytes = sum((staging / f).stat().st_size for f in artifact.files)
         row.latency_ms = artifact.latency_ms
         row.max_abs_diff, row.agreement = metrics.max_abs_diff, metrics.agreement

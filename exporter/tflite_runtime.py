@@ -28,6 +28,15 @@ def _quantization(detail: dict) -> Quantization | None:
     return Quantization(float(scale), int(zero_point))
 
 
+CHUNK_BYTES = 4 * 1024 * 1024  # input bytes per invocation: 256 digits images, 6 MobileNetV2 images
+
+
+def chunk_size(x: np.ndarray) -> int:
+    """How many samples of `x` to run at once, so that activations stay in the tens of megabytes."""
+    per_sample = max(1, int(np.prod(x.shape[1:])) * x.itemsize)
+    return int(max(1, min(256, CHUNK_BYTES // per_sample)))
+
+
 class TfliteRunner:
     def __init__(self, flatbuffer: bytes, num_threads: int = 1):
         self._interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
@@ -56,10 +65,9 @@ class TfliteRunner:
         return (q.scale * (raw.astype(np.float32) - q.zero_point)).astype(np.float32)
 
     def run_raw(self, raw_inputs: np.ndarray) -> np.ndarray:
-        """Raw input tensor in, raw output tensor out, for a whole batch."""
-        if self._batchable:
-            return self._invoke(raw_inputs)
-        step = self._batch
+        """Raw input tensor in, raw output tensor out, for a whole batch, run in chunks of bounded size: the
+        interpreter's arena grows with the batch, to gigabytes for 100 MobileNetV2 images at once."""
+        step = chunk_size(raw_inputs) if self._batchable else self._batch
         return np.concatenate(
             [self._invoke(raw_inputs[i : i + step]) for i in range(0, len(raw_inputs), step)]
         )

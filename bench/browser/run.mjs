@@ -3,13 +3,14 @@
 //   node bench/browser/run.mjs CONFIG.json OUT.json
 //
 // CONFIG: {edgeshipUrl, plainUrl, models: [{id, inputSize, range, variants: {id: target}, plainModel}],
-//          backends, runs, warmup, budgetMs, rounds}
+//          backends, runs, warmup, budgetMs, rounds, finetune: {backends, small, large}}
 // 1. matrix: in edgeship's app, every variant on every runtime and backend: median single-sample latency
 //    (page -> engine worker -> page round trip, and the worker's own figure).
 // 2. head to head, `rounds` times, alternating which side goes first: edgeship's fastest path (from the
 //    matrix) against the plain page (bench/browser/plain.html: tf.loadLayersModel, default backend).
 //    Time to first prediction is counted from navigation start: cold (fresh profile), then from the service
 //    worker cache (edgeship, offline) or the HTTP cache (plain page, which has no service worker).
+// 3. fine-tuning, when the engine has it: samples per second of engine.train per training backend.
 // Drives the app only through its `window.edgeship` handle (webapp/static/app/main.js).
 import { readFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
@@ -114,6 +115,65 @@ async function matrix(browser, config, model, errors) {
   return { rows, env, methods };
 }
 
+// Runs in the page: fine-tunes the export's tfjs-fp32 model on `count` random samples of its own classes,
+// training only the head (the layers finetuneSetup marks as head), and returns the engine's summary.
+async function fineTune({ modelId, backend, size, range, count, epochs, batchSize }) {
+  const engine = window.edgeship.engine;
+  const setup = await engine.finetuneSetup({ modelId, start: "export" });
+  const inputs = new Float32Array(count * size);
+  let seed = 7;
+  for (let i = 0; i < inputs.length; i += 1) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    inputs[i] = range[0] + ((range[1] - range[0]) * seed) / 2147483648;
+  }
+  const labels = setup.labels;
+  const targets = Array.from({ length: count }, (_, i) => i % labels.length);
+  const trainable = setup.layers.filter((layer) => layer.head).map((layer) => layer.name);
+  const summary = await engine.train({
+    modelId,
+    start: "export",
+    labels,
+    trainable,
+    epochs,
+    batchSize,
+    learningRate: 0.001,
+    backend,
+    inputs,
+    targets,
+    name: "bench",
+  });
+  return {
+    backend: summary.backend,
+    samples_per_s: summary.samplesPerSecond,
+    seconds: summary.seconds,
+    samples: summary.samples,
+    epochs: summary.epochs,
+    batch_size: batchSize,
+    trained_layers: trainable,
+  };
+}
+
+async function fineTuning(browser, config, model, errors) {
+  const context = await browser.newContext();
+  const page = await openApp(context, config.edgeshipUrl, errors);
+  const rows = [];
+  for (const backend of config.finetune.backends) {
+    const args = { modelId: model.id, backend, size: model.inputSize, range: model.range };
+    const sizes = model.inputSize > 10_000 ? config.finetune.large : config.finetune.small;
+    try {
+      rows.push(await page.evaluate(fineTune, { ...args, ...sizes }));
+    } catch (error) {
+      rows.push({ backend, error: String(error.message || error).split("\n")[0] });
+    }
+    const last = rows[rows.length - 1];
+    console.error(
+      `  ${model.id} fine-tuning on ${backend}: ${last.error || last.samples_per_s.toFixed(1) + " samples/s"}`,
+    );
+  }
+  await context.close();
+  return rows;
+}
+
 async function edgeshipVisits(browser, config, model, fastest, errors) {
   const context = await browser.newContext();
   const args = {
@@ -195,6 +255,8 @@ async function main() {
     for (const model of config.models) {
       console.error(`browser: ${model.id}: every variant, runtime and backend`);
       const found = await matrix(browser, config, model, errors);
+      const canTrain = found.methods.includes("train") && found.methods.includes("finetuneSetup");
+      const finetune = canTrain && config.finetune ? await fineTuning(browser, config, model, errors) : null;
       const usable = found.rows.filter((row) => !row.error);
       if (!usable.length) throw new Error(`${model.id}: no variant ran in the app`);
       const fastest = usable.reduce((a, b) => (b.median_ms < a.median_ms ? b : a));
@@ -216,6 +278,7 @@ async function main() {
         matrix: found.rows,
         env: found.env,
         engine_methods: found.methods,
+        fine_tuning: finetune,
         fastest: { variant: fastest.variant, runtime: fastest.runtime, backend: fastest.backend },
         rounds,
         edgeship: {
