@@ -3,15 +3,18 @@
 import { listModels, loadManifest, variantIds } from "./model/catalog.js";
 import { connect } from "./shared/bridge.js";
 import { ENGINE_METHODS } from "./shared/engine-api.js";
+import { flush } from "./shared/outbox.js";
 import { $, h } from "./ui/dom.js";
 import { noteFetch, watchNetwork } from "./ui/network.js";
 import { reportError } from "./ui/toast.js";
 import { checkForUpdate, controlled, registerServiceWorker } from "./ui/updates.js";
 import { CompareView } from "./ui/views/compare.js";
+import { FinetuneView } from "./ui/views/finetune.js";
 import { InferView } from "./ui/views/infer.js";
 import { SelfTestView } from "./ui/views/selftest.js";
 
-const VIEWS = ["infer", "compare", "selftest"];
+const VIEWS = ["infer", "compare", "selftest", "finetune"];
+const onShow = {}; // view -> called each time the view is shown
 
 function showView(name) {
   const view = VIEWS.includes(name) ? name : "infer";
@@ -20,6 +23,7 @@ function showView(name) {
     $(`#tab-${other}`).setAttribute("aria-selected", String(other === view));
   }
   if (window.location.hash !== `#${view}`) window.history.replaceState(null, "", `#${view}`);
+  if (onShow[view]) onShow[view]();
 }
 
 function describe(manifest) {
@@ -43,6 +47,28 @@ async function boot() {
   }));
   const selfTest = new SelfTestView(engine);
   const state = { modelId: null, manifest: null };
+  const finetune = new FinetuneView(engine, {
+    onSavedChange: (items) => infer.setFinetuned(items),
+    // A deleted model's weights are dropped from the worker too.
+    onRemoved: (key) => engine.unload({ modelId: state.modelId, variant: `ft:${key}` }),
+    onUse: (key) => {
+      infer.useFinetuned(key);
+      showView("infer");
+    },
+    onConverted: () => refreshModels().catch((error) => reportError(error, "models")),
+  });
+
+  onShow.finetune = () => finetune.activate();
+
+  // The model list, with the exports the server has added (a fine-tune converted for mobile).
+  const refreshModels = async () => {
+    const catalog = await listModels();
+    const select = $("#model-select");
+    const current = state.modelId || catalog.default;
+    select.replaceChildren(...catalog.models.map((model) => h("option", { value: model.id }, model.id)));
+    select.value = catalog.models.some((model) => model.id === current) ? current : catalog.default;
+    return catalog;
+  };
 
   const selectModel = async (id) => {
     const manifest = await loadManifest(id);
@@ -53,13 +79,14 @@ async function boot() {
     infer.setModel(id, manifest);
     compare.setModel(id);
     selfTest.setModel(id);
+    await finetune.setModel(id, manifest);
   };
 
   const handle = {
     engine,
     state,
     ready: null,
-    views: { infer, compare, selfTest },
+    views: { infer, compare, selfTest, finetune },
     showView,
     selectModel,
     predict: () => infer.predict(),
@@ -72,17 +99,16 @@ async function boot() {
     registerServiceWorker().catch((error) => reportError(error, "service worker"));
     let catalog;
     try {
-      catalog = await listModels();
+      catalog = await refreshModels();
       noteFetch(true);
     } catch (error) {
       noteFetch(false);
       throw error;
     }
     const select = $("#model-select");
-    select.replaceChildren(...catalog.models.map((model) => h("option", { value: model.id }, model.id)));
-    select.value = catalog.default;
     select.addEventListener("change", () => selectModel(select.value).catch(reportError));
     await selectModel(catalog.default);
+    flush().catch((error) => reportError(error, "upload")); // conversions queued while offline
     const env = await engine.init();
     const pool = env.wasmThreadCount === 1 ? "1 XNNPACK thread" : `${env.wasmThreadCount} XNNPACK threads`;
     const threads = `threads ${env.wasmThreads ? "on" : "off"} (${pool})`;

@@ -4,9 +4,11 @@
 import { checkAborted } from "../shared/bridge.js";
 import { decodeArray, sliceRows } from "./codec.js";
 import { fetchJson, inputSize, loadManifest, modelUrl, referenceVariant, variantIds } from "./catalog.js";
+import { finetuneHandlers, FINETUNED_PREFIX, isFinetuned } from "./finetune/handlers.js";
 import { agreement, argmaxRows, maxAbsDiff, median } from "./metrics.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
 import * as tfliteRuntime from "./runtimes/tflite.js";
+import { getFinetuned } from "./store.js";
 
 const manifests = new Map(); // modelId -> manifest
 const loaded = new Map(); // `${modelId}/${variant}` -> {runtime, model, backend, loadMs, bytes}
@@ -20,6 +22,10 @@ async function manifestOf(modelId) {
 }
 
 function variantOf(manifest, variant) {
+  // "ft:<key>": a model fine-tuned in this browser from this export, kept in IndexedDB.
+  if (isFinetuned(variant)) {
+    return { target: "tfjs", precision: "fp32", finetuned: variant.slice(FINETUNED_PREFIX.length) };
+  }
   const spec = manifest.variants[variant];
   if (!spec) throw new Error(`${manifest.name} has no variant ${variant}`);
   return spec;
@@ -72,7 +78,9 @@ async function ensureLoaded(modelId, variant, backend, onProgress) {
   if (existing) return existing;
   const started = performance.now();
   let model;
-  if (spec.target === "tfjs") {
+  if (spec.finetuned) {
+    model = await tfjsRuntime.loadArtifacts((await getFinetuned(spec.finetuned)).artifacts);
+  } else if (spec.target === "tfjs") {
     model = await tfjsRuntime.load(modelUrl(modelId, spec.entry), onProgress);
   } else {
     const bytes = await fetchBytes(modelUrl(modelId, spec.entry), spec.bytes, onProgress);
@@ -172,7 +180,18 @@ async function loadVariant({ modelId, variant, backend = "auto", remembered = nu
   };
 }
 
+/** A loaded variant and a function that runs n samples through it (used by the fine-tuning methods). */
+async function prepare({ modelId, variant, backend }, progress) {
+  await loadVariant({ modelId, variant, backend }, progress);
+  const manifest = await manifestOf(modelId);
+  const spec = variantOf(manifest, variant);
+  const entry = loaded.get(`${modelId}/${variant}`);
+  return { entry, run: (input, n) => runReal(manifest, spec, entry, input, n) };
+}
+
 export const handlers = {
+  ...finetuneHandlers({ manifestOf, switchBackend, prepare }),
+
   async init() {
     const [wasmThreads, tflite] = await Promise.all([
       tfjsRuntime.wasmThreads().catch(() => false),
@@ -333,7 +352,11 @@ export const handlers = {
     return tfjsRuntime.memory();
   },
 
-  async unload({ modelId = null } = {}) {
+  async unload({ modelId = null, variant = null } = {}) {
+    if (modelId && variant) {
+      unloadEntry(`${modelId}/${variant}`);
+      return null;
+    }
     for (const key of [...loaded.keys()]) if (!modelId || key.startsWith(`${modelId}/`)) unloadEntry(key);
     if (!modelId) manifests.clear();
     else manifests.delete(modelId);

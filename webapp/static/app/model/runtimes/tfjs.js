@@ -72,6 +72,11 @@ export async function load(url, onProgress) {
   return tf.loadLayersModel(url, { onProgress });
 }
 
+/** Loads a model from in-memory artifacts ({modelTopology, weightSpecs, weightData}). */
+export async function loadArtifacts(artifacts) {
+  return tf.loadLayersModel(tf.io.fromMemory(artifacts));
+}
+
 /** Runs a batch: input Float32Array with shape [n, ...]; returns the output values as Float32Array. */
 export async function predict(model, input, shape) {
   const output = tf.tidy(() => {

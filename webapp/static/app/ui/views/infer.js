@@ -1,5 +1,6 @@
 // Inference view: draw or upload (image models) or type numbers (numeric models), pick a variant and a
-// backend, see class probabilities and latency. Talks to the engine only through the bridge.
+// backend (or a model fine-tuned in this browser: variant "ft:<key>"), see class probabilities and latency.
+// Talks to the engine only through the bridge.
 import { inputSize, labelsOf, variantIds } from "../../model/catalog.js";
 import { toProbabilities } from "../../model/metrics.js";
 import { imageToInput, numericToInput } from "../../model/preprocess.js";
@@ -16,6 +17,7 @@ export class InferView {
   constructor(engine) {
     this.engine = engine;
     this.model = null; // {id, manifest}
+    this.finetuned = []; // summaries of the models fine-tuned here from this export (app/model/store.js)
     this.pad = new DrawPad($("#draw-canvas"), { onStroke: () => this.predict().catch(reportError) });
     this.lastResult = null;
     $("#clear-button").addEventListener("click", () => {
@@ -47,19 +49,56 @@ export class InferView {
     $("#variant-select").addEventListener("change", () => this.changed());
   }
 
+  renderVariants(preferred) {
+    const { manifest } = this.model;
+    const select = $("#variant-select");
+    const exported = variantIds(manifest).map((variant) => {
+      const spec = manifest.variants[variant];
+      const label = `${variant} (${spec.target === "tfjs" ? "TFJS" : "TFLite"}, ${spec.precision})`;
+      return h("option", { value: variant }, label);
+    });
+    const saved = this.finetuned.map((item) =>
+      h("option", { value: `ft:${item.key}` }, `${item.name} (TFJS, fine-tuned here)`),
+    );
+    select.replaceChildren(
+      ...exported,
+      saved.length ? h("optgroup", { label: "Fine-tuned in this browser" }, ...saved) : null,
+    );
+    const values = [...select.options].map((option) => option.value);
+    const fallback = manifest.variants[manifest.default_variant] ? manifest.default_variant : values[0];
+    select.value = values.includes(preferred) ? preferred : fallback;
+  }
+
+  /** The models fine-tuned here from this export, listed after the exported variants. */
+  setFinetuned(items) {
+    const current = this.variant;
+    this.finetuned = items;
+    if (!this.model) return;
+    this.renderVariants(current);
+    if (current !== this.variant) this.showEmpty();
+  }
+
+  /** Selects a fine-tuned model (from the Fine-tune view's "Use"). */
+  useFinetuned(key) {
+    $("#variant-select").value = `ft:${key}`;
+    this.showEmpty();
+    this.changed();
+  }
+
+  specOf(variant) {
+    const spec = this.model.manifest.variants[variant];
+    return spec || { target: "tfjs", precision: "fp32", finetuned: true };
+  }
+
+  labelsFor(variant) {
+    const item = this.finetuned.find((candidate) => `ft:${candidate.key}` === variant);
+    return item ? item.labels : labelsOf(this.model.manifest);
+  }
+
   setModel(id, manifest) {
     this.model = { id, manifest };
-    const select = $("#variant-select");
-    select.replaceChildren(
-      ...variantIds(manifest).map((variant) => {
-        const spec = manifest.variants[variant];
-        const label = `${variant} (${spec.target === "tfjs" ? "TFJS" : "TFLite"}, ${spec.precision})`;
-        return h("option", { value: variant }, label);
-      }),
-    );
-    select.value = manifest.variants[manifest.default_variant]
-      ? manifest.default_variant
-      : select.options[0].value;
+    this.finetuned = this.finetuned.filter((item) => item.baseId === id);
+    this.renderVariants(null);
     const prep = manifest.preprocessing || { kind: "numeric" };
     const image = prep.kind === "image";
     $("#image-input").hidden = !image;
@@ -86,7 +125,7 @@ export class InferView {
   }
 
   updateBackendNote(extra = "") {
-    const spec = this.model && this.model.manifest.variants[this.variant];
+    const spec = this.model && this.specOf(this.variant);
     const tflite = spec && spec.target === "tflite";
     $("#backend-select").disabled = Boolean(tflite);
     $("#backend-note").textContent = tflite
@@ -101,7 +140,7 @@ export class InferView {
 
   showEmpty() {
     this.lastResult = null;
-    const labels = labelsOf(this.model.manifest);
+    const labels = this.labelsFor(this.variant);
     renderBars($("#chart"), labels, new Float32Array(labels.length));
     $("#top1-label").textContent = "–";
     $("#top1-prob").textContent = "";
@@ -133,10 +172,10 @@ export class InferView {
 
   async predict() {
     if (!this.model) return null;
-    const { id, manifest } = this.model;
+    const { id } = this.model;
     const input = this.currentInput();
     const variant = this.variant;
-    const spec = manifest.variants[variant];
+    const spec = this.specOf(variant);
     const remembered = localStorage.getItem(autoKey(id, variant));
     const result = await withProgress(`Running ${variant}`, ({ onProgress, signal }) =>
       this.engine.predict(
@@ -147,7 +186,7 @@ export class InferView {
     if (result.measured && spec.target === "tfjs") {
       localStorage.setItem(autoKey(id, variant), result.backend);
     }
-    const labels = labelsOf(manifest);
+    const labels = this.labelsFor(variant);
     const probabilities = toProbabilities(result.scores);
     const best = renderBars($("#chart"), labels, probabilities);
     $("#top1-label").textContent = labels[best];

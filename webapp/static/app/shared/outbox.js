@@ -1,0 +1,114 @@
+// The upload outbox: "Convert for mobile" requests kept in IndexedDB until the server has answered, so a
+// conversion asked for offline is sent when the network returns (the page calls flush() on start and on
+// `online`). No DOM and no tfjs.
+//
+// An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}}
+//   state: "queued" (waiting for the network) -> "sending" -> "done" (result: the server's 201 body)
+//          | "failed" (error: the server's message; not retried on its own: the request would fail again)
+import { STORES, transact } from "./idb.js";
+
+const STORE = STORES.outbox;
+const listeners = new Set();
+let flushing = null;
+let again = false;
+
+const put = (item) => transact([STORE], "readwrite", (s) => s[STORE].put(item), "queue the upload");
+
+async function update(item, changes) {
+  const next = { ...item, ...changes };
+  await put(next);
+  for (const listener of listeners) listener(next);
+  return next;
+}
+
+export function onOutboxChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Every item, oldest first. */
+export async function listOutbox() {
+  const items = await transact([STORE], "readonly", (s) => s[STORE].getAll());
+  return items.sort((a, b) => a.created.localeCompare(b.created));
+}
+
+export async function removeFromOutbox(id) {
+  await transact([STORE], "readwrite", (s) => s[STORE].delete(id));
+}
+
+/** Queues a POST of multipart parts ({name: string | ArrayBuffer}); returns the item. */
+export async function enqueue({ url, key, name, parts }) {
+  const item = {
+    id: `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
+    url,
+    key,
+    name,
+    created: new Date().toISOString(),
+    state: "queued",
+    error: null,
+    result: null,
+    parts,
+  };
+  await put(item);
+  for (const listener of listeners) listener(item);
+  return item;
+}
+
+export async function retry(id) {
+  const item = (await listOutbox()).find((candidate) => candidate.id === id);
+  if (item && item.state === "failed") await update(item, { state: "queued", error: null });
+}
+
+function formOf(parts) {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(parts)) {
+    const type = typeof value === "string" ? "application/json" : "application/octet-stream";
+    form.append(name, new Blob([value], { type }), name);
+  }
+  return form;
+}
+
+async function send(item) {
+  let response;
+  try {
+    response = await fetch(item.url, { method: "POST", body: formOf(item.parts) });
+  } catch {
+    return update(item, { state: "queued" }); // the network is gone: wait for it
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    body = null;
+  }
+  if (response.ok) return update(item, { state: "done", result: body, parts: null });
+  const message = (body && body.error) || `HTTP ${response.status}`;
+  return update(item, { state: "failed", error: `${response.status}: ${message}` });
+}
+
+async function flushOnce() {
+  for (const item of await listOutbox()) {
+    // "sending" left over from a page closed mid-upload is sent again.
+    if (item.state !== "queued" && item.state !== "sending") continue;
+    if (!navigator.onLine) return;
+    const sent = await send(await update(item, { state: "sending" }));
+    if (sent.state === "queued") return;
+  }
+}
+
+/** Sends every queued item, one at a time, while the network is up. */
+export function flush() {
+  if (flushing) {
+    again = true; // an item queued during this flush is sent by it too
+    return flushing;
+  }
+  flushing = (async () => {
+    do {
+      again = false;
+      await flushOnce();
+    } while (again);
+  })().finally(() => {
+    flushing = null;
+  });
+  return flushing;
+}

@@ -1,0 +1,101 @@
+// "Convert for mobile" requests and their answers: queued (offline), sending, done (the TFLite ladder's
+// report and download links) or failed (the server's message, and Retry).
+import { flush, listOutbox, onOutboxChange, removeFromOutbox, retry } from "../../shared/outbox.js";
+import { $, formatBytes, formatPercent, h } from "../dom.js";
+import { reportError } from "../toast.js";
+
+const STATE_TEXT = {
+  queued: "Queued: sent when the network returns",
+  sending: "Converting on the server…",
+  done: "Converted",
+  failed: "Refused",
+};
+
+function reportTable(result) {
+  const rows = (result.report && result.report.rows) || [];
+  const byVariant = new Map(rows.map((row) => [row.variant, row]));
+  const variants = Object.keys(result.files || {});
+  return h(
+    "table",
+    { className: "report" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ...["Variant", "Size", "Accuracy", "Agreement", "Status", "File"].map((t) => h("th", {}, t)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      ...variants.map((variant) => {
+        const row = byVariant.get(variant) || {};
+        const url = result.files[variant];
+        return h(
+          "tr",
+          { dataset: { variant } },
+          h("td", {}, variant),
+          h("td", { className: "num" }, formatBytes(row.bytes)),
+          h("td", { className: "num" }, formatPercent(row.accuracy)),
+          h("td", { className: "num" }, formatPercent(row.agreement)),
+          h("td", {}, row.status || "–"),
+          h("td", {}, h("a", { href: url, download: url.split("/").pop() }, "download")),
+        );
+      }),
+    ),
+  );
+}
+
+export class ConversionsPanel {
+  constructor({ onConverted }) {
+    this.onConverted = onConverted;
+    this.seen = new Map(); // id -> state, to notice a change to "done"
+    onOutboxChange((item) => {
+      if (item.state === "done" && this.seen.get(item.id) !== "done") this.onConverted(item.result);
+      this.refresh().catch(reportError);
+    });
+  }
+
+  async refresh() {
+    const items = await listOutbox();
+    for (const item of items) this.seen.set(item.id, item.state);
+    $("#ft-outbox").replaceChildren(...items.map((item) => this.item(item)));
+    $("#ft-outbox-empty").hidden = items.length > 0;
+    return items;
+  }
+
+  item(item) {
+    const children = [
+      h("strong", {}, item.name),
+      " ",
+      h("span", { className: `badge badge-${item.state}` }, STATE_TEXT[item.state] || item.state),
+      h("span", { className: "muted small" }, ` asked ${item.created.replace("T", " ").slice(0, 16)}`),
+    ];
+    if (item.state === "failed") {
+      children.push(h("p", { className: "error small" }, item.error));
+      children.push(this.button("Retry", async () => (await retry(item.id), flush())));
+    }
+    if (item.state === "done" && item.result) {
+      children.push(
+        h("p", { className: "small" }, `New export ${item.result.id}:`),
+        reportTable(item.result),
+      );
+    }
+    if (item.state !== "sending") {
+      children.push(this.button("Remove", async () => (await removeFromOutbox(item.id), this.refresh())));
+    }
+    return h(
+      "li",
+      { dataset: { id: item.id, state: item.state, exportId: item.result ? item.result.id : "" } },
+      ...children,
+    );
+  }
+
+  button(label, handler) {
+    const button = h("button", { type: "button", className: "link" }, label);
+    button.addEventListener("click", () => handler().catch(reportError));
+    return button;
+  }
+}
