@@ -8,7 +8,7 @@ arguments it would silently ignore) is refused with a message that says why.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -145,6 +145,17 @@ def tfjs_weight_entries(tfk_model: Any) -> list[tuple[str, np.ndarray]]:
             seen.add(name)
             entries.append((name, _tfjs_array(name, weight.numpy())))
     return entries
+
+
+def set_weights_by_tfjs_name(model: Any, weights: Mapping[str, np.ndarray]) -> None:
+    """Set every weight of `model` from `weights`, keyed by the names `tfjs_weight_entries` gives.
+
+    By name, layer by layer: the result does not depend on any list order (a tfjs save, for one, lists all
+    trainable weights before the non-trainable ones). Used for decoded TFJS weights and for fine-tuned uploads.
+    """
+    names = iter(name for name, _ in tfjs_weight_entries(model))
+    for layer in _leaf_layers(model):
+        layer.set_weights([weights[next(names)] for _ in layer.weights])
 
 
 def _leaf_layers(model: Any) -> Iterator[Any]:

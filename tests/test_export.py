@@ -236,3 +236,16 @@ def test_every_file_but_manifest_and_report_is_named_by_its_content(exported):
         if path.is_file() and path.name not in ("manifest.json", "report.json"):
             digest = path.name.rsplit(".", 2)[-2]
             assert digest == hashlib.sha256(path.read_bytes()).hexdigest()[:16], path
+
+
+def test_unfolded_batch_norm_keeps_its_statistics_in_every_tfjs_variant(tmp_path):
+    """--no-fold-bn: BN layers stay in the TFJS topology with their statistics, and outputs are unchanged."""
+    data = write_data(tmp_path)
+    model = tf_keras_sequential(tmp_path / "model.h5")
+    options = ExportOptions(model=model, out=tmp_path / "out", eval=data["eval"], fold_bn=False, quiet=True,
+                            variants=["tfjs-fp32", "tfjs-int8"], targets=["tfjs"])  # fmt: skip
+    rows = {row.variant: row for row in export(options).rows}
+    assert rows["tfjs-fp32"].max_abs_diff <= 1e-5
+    assert rows["tfjs-int8"].status == "ok"
+    topology = json.loads(_tfjs_files({"dir": tmp_path / "out"}, "fp32")[0].read_text())["modelTopology"]
+    assert json.dumps(topology).count('"BatchNormalization"') == 3

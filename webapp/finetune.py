@@ -15,7 +15,6 @@ import re
 import secrets
 import tempfile
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -196,20 +195,8 @@ def build_model(upload: Upload) -> Any:
     """The tf-keras model: the checked topology, every weight set by name (as exporter/targets/tfjs.py)."""
     import tf_keras
 
-    from exporter.tfjs_topology import tfjs_weight_entries
+    from exporter.tfjs_topology import set_weights_by_tfjs_name
 
     model = tf_keras.models.model_from_json(json.dumps(upload.topology))
-    names = iter(name for name, _ in tfjs_weight_entries(model))
-    for layer in _leaf_layers(model):
-        # Layer by layer, in the order tfjs_weight_entries names them: a model's own weight order puts
-        # non-trainable weights last, which would not line up with the names.
-        layer.set_weights([upload.weights[next(names)] for _ in layer.weights])
+    set_weights_by_tfjs_name(model, upload.weights)
     return model
-
-
-def _leaf_layers(model: Any) -> Iterator[Any]:
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from _leaf_layers(layer)
-        else:
-            yield layer

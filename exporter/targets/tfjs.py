@@ -15,7 +15,7 @@ from exporter import __version__
 from exporter.config import VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.targets.tflite import run_converter
-from exporter.tfjs_topology import tfjs_topology, tfjs_weight_entries
+from exporter.tfjs_topology import set_weights_by_tfjs_name, tfjs_topology, tfjs_weight_entries
 from exporter.tfjs_weights import write_weights
 from exporter.tflite_runtime import TfliteRunner
 
@@ -68,7 +68,7 @@ def _decoded_flatbuffer(context: ExportContext, decoded: dict[str, Any], variant
     """
     model: Any = context.inference_model
     original = model.get_weights()
-    model.set_weights([decoded[name] for name, _ in tfjs_weight_entries(model)])
+    set_weights_by_tfjs_name(model, decoded)
     try:
         return run_converter(context.tflite_converter(), variant)
     finally:
