@@ -151,7 +151,7 @@ def set_weights_by_tfjs_name(model: Any, weights: Mapping[str, np.ndarray]) -> N
     """Set every weight of `model` from `weights`, keyed by the names `tfjs_weight_entries` gives.
 
     By name, layer by layer: the result does not depend on any list order (a tfjs save, for one, lists all
-    trainable weights before the non-trainable ones). Used for decoded TFJS weights and for fine-tuned uploads.
+    trainable weights before the non-trainable ones). Used for decoded TFJS weights and fine-tuned uploads.
     """
     names = iter(name for name, _ in tfjs_weight_entries(model))
     for layer in _leaf_layers(model):
