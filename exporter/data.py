@@ -60,7 +60,7 @@ def _check_inputs(where: str, x: np.ndarray, model_input: TensorInfo) -> np.ndar
         )
     if not np.all(np.isfinite(x)):
         raise DataError(f"{where}: x contains NaN or Inf values; clean the data first")
-    return x.astype(np.float32)
+    return x.astype(np.float32, copy=False)  # already float32: no second copy of a large dataset
 
 
 def _check_labels(where: str, y: np.ndarray, count: int, num_classes: int | None) -> np.ndarray:
