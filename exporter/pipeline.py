@@ -83,12 +83,16 @@ def export(options: ExportOptions) -> ExportResult:
         inference_model, folded, keras_problem = _inference_model(source, options.fold_bn, progress)
         plan = _plan(options, calibration, train, keras_problem)
 
-        reference = _reference(source, evaluation or calibration or train, progress)
+        samples = evaluation or calibration or train
+        if samples is None:
+            progress.step(
+                "no data given: validating on random inputs in [0, 1); give --eval DATA.npz for accuracy"
+            )
+        x_valid = samples.x[:VALIDATION_SAMPLES] if samples else _random_inputs(source)
+        reference = _reference(source, x_valid, samples)
         if inference_model is not None:
             source.release()
             release_memory()
-        samples = evaluation or calibration or train
-        x_valid = samples.x[:VALIDATION_SAMPLES] if samples else _random_inputs(source)
         context = ExportContext(
             source=source,
             inference_model=inference_model,
@@ -203,15 +207,12 @@ def _plan(
     return plan
 
 
-def _reference(source: LoadedModel, samples: Dataset | None, progress: Progress) -> Reference:
+def _reference(source: LoadedModel, x_valid: np.ndarray, samples: Dataset | None) -> Reference:
+    """The float model's outputs on the validation inputs, with their labels when the data has them."""
     if samples is None:
-        progress.step(
-            "no data given: validating on random inputs in [0, 1); give --eval DATA.npz for accuracy"
-        )
-        return Reference(source.predict(_random_inputs(source)), None, "random")
-    x = samples.x[:VALIDATION_SAMPLES]
-    labels = None if samples.y is None else samples.y[:VALIDATION_SAMPLES]
-    return Reference(source.predict(x), labels, samples.role)
+        return Reference(source.predict(x_valid), None, "random")
+    labels = None if samples.y is None else samples.y[: len(x_valid)]
+    return Reference(source.predict(x_valid), labels, samples.role)
 
 
 def _random_inputs(source: LoadedModel) -> np.ndarray:

@@ -54,6 +54,16 @@ def _tfjs_files(exported, precision) -> tuple[Path, Path]:
     return exported["dir"] / entry["entry"], exported["dir"] / entry["parity"]
 
 
+def _read_tfjs(exported, precision) -> tuple[dict, dict[str, np.ndarray]]:
+    """A TFJS variant's model.json and its weights by name, decoded by tensorflowjs' own Python reader."""
+    from tensorflowjs import read_weights
+
+    model_path = _tfjs_files(exported, precision)[0]
+    model_json = json.loads(model_path.read_text())
+    entries = read_weights.read_weights(model_json["weightsManifest"], str(model_path.parent), flatten=True)
+    return model_json, {w["name"]: w["data"] for w in entries}
+
+
 def _report_rows(exported) -> dict:
     return {row["variant"]: row for row in json.loads((exported["dir"] / "report.json").read_text())["rows"]}
 
@@ -107,17 +117,9 @@ def _original_weights(exported) -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("precision", [Precision.FP32, Precision.FP16, Precision.INT8])
 def test_tfjs_weights_read_back_by_tensorflowjs(exported, precision):
-    from tensorflowjs import read_weights
-
     from exporter.quantize import quantize_symmetric
 
-    model_path, _ = _tfjs_files(exported, precision)
-    folder = model_path.parent
-    model_json = json.loads(model_path.read_text())
-    read = {
-        w["name"]: w["data"]
-        for w in read_weights.read_weights(model_json["weightsManifest"], str(folder), flatten=True)
-    }
+    _, read = _read_tfjs(exported, precision)
     original = _original_weights(exported)
     assert read.keys() == original.keys()
     for name, weights in original.items():
@@ -135,17 +137,11 @@ def test_tfjs_weights_read_back_by_tensorflowjs(exported, precision):
 def test_tfjs_parity_fixture_is_tflite_on_the_decoded_weights(exported, precision):
     import tensorflow as tf
     import tf_keras
-    from tensorflowjs import read_weights
 
     from exporter.tflite_runtime import TfliteRunner
 
-    model_path, parity_path = _tfjs_files(exported, precision)
-    folder = model_path.parent
-    model_json = json.loads(model_path.read_text())
-    weights = {
-        w["name"]: w["data"]
-        for w in read_weights.read_weights(model_json["weightsManifest"], str(folder), flatten=True)
-    }
+    model_json, weights = _read_tfjs(exported, precision)
+    parity_path = _tfjs_files(exported, precision)[1]
     model = tf_keras.models.model_from_json(json.dumps(model_json["modelTopology"]))
     model.set_weights(
         [

@@ -19,6 +19,7 @@ from pathlib import Path
 from exporter.errors import ServeError
 from exporter.outdir import staged_output
 from webapp import exports
+from webapp.files import IMMUTABLE, REVALIDATE
 from webapp.security import (
     CONTENT_SECURITY_POLICY,
     SECURITY_HEADERS,
@@ -28,8 +29,6 @@ from webapp.security import (
 from webapp.shell import SW_JS, models_line
 
 STATIC_DIR = Path(__file__).parent / "static"
-IMMUTABLE = "public, max-age=31536000, immutable"
-REVALIDATE = "no-cache"
 # Types nginx must send; listed in full because a `types {}` block replaces nginx's own table.
 TYPES = {
     "text/html": "html",
