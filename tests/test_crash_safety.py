@@ -32,15 +32,15 @@ def setup(tmp_path_factory):
         "tflite,tfjs",
     ]
     out = root / "out"
-    first = subprocess.run(
-        [sys.executable, "-m", "exporter", "export", *args, "--out", str(out)],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    first = _export(args, out)
     assert first.returncode == 0, first.stderr
     return {"root": root, "args": args, "out": out, "fingerprint": _fingerprint(out)}
+
+
+def _export(args: list[str], out: Path) -> subprocess.CompletedProcess:
+    """One complete `edgeship export` run in its own process."""
+    command = [sys.executable, "-m", "exporter", "export", *args, "--out", str(out)]
+    return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
 
 
 def _fingerprint(out: Path) -> dict[str, str]:
@@ -84,13 +84,7 @@ def test_sigkill_leaves_the_previous_export_intact_and_the_next_one_cleans_up(se
     if point != "loading":
         assert leftovers, "the kill came after staging began, so a leftover is expected"
     # The next export removes what the killed one left and publishes a complete export.
-    again = subprocess.run(
-        [sys.executable, "-m", "exporter", "export", *setup["args"], "--out", str(setup["out"])],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    again = _export(setup["args"], setup["out"])
     assert again.returncode == 0, again.stderr
     assert not [p for p in setup["root"].iterdir() if ".staging-" in p.name]
     setup["fingerprint"] = _fingerprint(setup["out"])
@@ -102,13 +96,7 @@ def test_two_exports_into_one_folder_one_wins_the_other_fails_clearly(setup):
     assert first.stderr is not None
     next(line for line in first.stderr if "loading" in line)  # the first holds the lock now
     time.sleep(0.5)
-    second = subprocess.run(
-        [sys.executable, "-m", "exporter", "export", *setup["args"], "--out", str(setup["out"])],
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    second = _export(setup["args"], setup["out"])
     first.stderr.read()
     assert first.wait(timeout=300) == 0
     assert second.returncode == 2
