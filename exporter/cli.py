@@ -15,6 +15,7 @@ from pathlib import Path
 from exporter import __version__, gpu
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Target
 from exporter.errors import EdgeshipError
+from exporter.memory import tune_allocator
 from exporter.native_output import native_output_to_log
 
 Command = Callable[[argparse.Namespace], int]
@@ -161,6 +162,7 @@ def _quiet_python_warnings() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
+    tune_allocator()
     args = build_parser().parse_args(argv)
     _quiet_python_warnings()
     with native_output_to_log():

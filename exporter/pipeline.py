@@ -6,9 +6,6 @@ any conversion; the export is built in a staging folder and replaces DIR only wh
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import gc
 import hashlib
 import json
 import shutil
@@ -23,9 +20,10 @@ import numpy as np
 from exporter import __version__
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
-from exporter.data import Dataset, load_dataset
+from exporter.data import ArrayRows, Dataset, Rows, load_dataset
 from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError
 from exporter.loading import LoadedModel, load_model
+from exporter.memory import release_memory
 from exporter.outdir import staged_output
 from exporter.progress import Progress
 from exporter.report import Row, fill_percentages, report_json, table
@@ -79,7 +77,7 @@ def export(options: ExportOptions) -> ExportResult:
         train = _dataset(options.train, "train", source, classes, need_labels=True)
         if calibration is None and train is not None:
             progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
-            calibration = Dataset("train", train.x, None)
+            calibration = Dataset("train", train.x, None, train.x_range)
         inference_model, folded, keras_problem = _inference_model(source, options.fold_bn, progress)
         plan = _plan(options, calibration, train, keras_problem)
 
@@ -88,8 +86,8 @@ def export(options: ExportOptions) -> ExportResult:
             progress.step(
                 "no data given: validating on random inputs in [0, 1); give --eval DATA.npz for accuracy"
             )
-        x_valid = samples.x[:VALIDATION_SAMPLES] if samples else _random_inputs(source)
-        reference = _reference(source, x_valid, samples)
+        valid = samples.x.limited(VALIDATION_SAMPLES) if samples else ArrayRows(_random_inputs(source))
+        reference = _reference(source, valid, samples)
         if inference_model is not None:
             source.release()
             release_memory()
@@ -98,16 +96,16 @@ def export(options: ExportOptions) -> ExportResult:
             inference_model=inference_model,
             calibration=calibration,
             train=train,
-            parity_inputs=x_valid[: _parity_count(x_valid)],
+            parity_inputs=valid.head(_parity_count(valid)),
             shard_size=options.shard_size,
             qat_epochs=options.qat_epochs,
             progress=progress,
         )
-        rows, artifacts, failures = _build_variants(plan, context, staging, x_valid, reference, progress)
+        rows, artifacts, failures = _build_variants(plan, context, staging, valid, reference, progress)
         fill_percentages(rows)
         manifest = _manifest(options, source, folded, artifacts, rows, evaluation, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        reference_json = {"accuracy": reference.accuracy, "samples": len(x_valid), "data": reference.data}
+        reference_json = {"accuracy": reference.accuracy, "samples": len(valid), "data": reference.data}
         (staging / "report.json").write_text(json.dumps(report_json(rows, reference_json, folded), indent=1))
         if options.source_folder is not None:
             shutil.copytree(options.source_folder, staging / "source")
@@ -207,12 +205,12 @@ def _plan(
     return plan
 
 
-def _reference(source: LoadedModel, x_valid: np.ndarray, samples: Dataset | None) -> Reference:
+def _reference(source: LoadedModel, valid: Rows, samples: Dataset | None) -> Reference:
     """The float model's outputs on the validation inputs, with their labels when the data has them."""
     if samples is None:
-        return Reference(source.predict(x_valid), None, "random")
-    labels = None if samples.y is None else samples.y[: len(x_valid)]
-    return Reference(source.predict(x_valid), labels, samples.role)
+        return Reference(valid.map(source.predict), None, "random")
+    labels = None if samples.y is None else samples.y[: len(valid)]
+    return Reference(valid.map(source.predict), labels, samples.role)
 
 
 def _random_inputs(source: LoadedModel) -> np.ndarray:
@@ -220,16 +218,16 @@ def _random_inputs(source: LoadedModel) -> np.ndarray:
     return np.random.default_rng(0).random(shape, dtype=np.float32)
 
 
-def _parity_count(x: np.ndarray) -> int:
-    per_sample = int(np.prod(x.shape[1:])) * 4
-    return int(max(1, min(16, len(x), PARITY_BYTES // max(per_sample, 1))))
+def _parity_count(valid: Rows) -> int:
+    per_sample = int(np.prod(valid.shape[1:])) * 4
+    return int(max(1, min(16, len(valid), PARITY_BYTES // max(per_sample, 1))))
 
 
 def _build_variants(
     plan: list[tuple[VariantSpec, str | None]],
     context: ExportContext,
     staging: Path,
-    x_valid: np.ndarray,
+    valid: Rows,
     reference: Reference,
     progress: Progress,
 ) -> tuple[list[Row], list[Artifact], list[str]]:
@@ -245,7 +243,7 @@ def _build_variants(
         artifact = CONVERTERS[spec.target](context, spec, staging)
         artifacts.append(artifact)
         assert artifact.runner is not None
-        metrics = validate(artifact.runner.predict(x_valid), reference, spec.tolerance)
+        metrics = validate(valid.map(artifact.runner.predict), reference, spec.tolerance)
         artifact.runner = None  # its interpreter holds the model and an arena: free them before the next one
         release_memory()
         row.bytes = sum((staging / f).stat().st_size for f in artifact.files)
@@ -258,14 +256,6 @@ def _build_variants(
     return rows, artifacts, failures
 
 
-def release_memory() -> None:
-    """Between variants: converter graphs form reference cycles, and glibc keeps what they freed in its
-    arenas; give it back so that the peak is one conversion's, not the sum of all."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -275,7 +265,7 @@ def _preprocessing(source: LoadedModel, samples: Dataset | None) -> dict[str, An
     if len(shape) == 4 and shape[3] in (1, 3) and shape[1] and shape[2]:
         low, high = (0.0, 1.0)
         if samples is not None:
-            lo, hi = float(samples.x.min()), float(samples.x.max())
+            lo, hi = samples.x_range
             low = -1.0 if lo < -0.01 else 0.0
             high = 255.0 if hi > 1.5 else 1.0
         return {"kind": "image", "height": shape[1], "width": shape[2], "channels": shape[3],
@@ -335,7 +325,7 @@ def _write_eval(evaluation: Dataset, staging: Path) -> str:
     count = int(max(1, min(500, len(evaluation.x), EVAL_JSON_BYTES // max(per_sample, 1))))
     assert evaluation.y is not None
     payload = {
-        "inputs": encode_array(evaluation.x[:count].astype(np.float32)),
+        "inputs": encode_array(evaluation.x.head(count)),
         "labels": encode_array(evaluation.y[:count].astype(np.int32)),
     }
     return write_content_named(staging, "eval", ".json", json.dumps(payload).encode()).as_posix()

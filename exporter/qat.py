@@ -46,7 +46,7 @@ def quantization_aware_model(context: ExportContext) -> Any:
             loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=not _ends_in_softmax(model)),
             metrics=["accuracy"],
         )
-    x, y = context.train.x, context.train.y
+    x, y = context.train.x.load(), context.train.y
     bar = context.progress.bar(context.qat_epochs, "quantization-aware training", unit="epoch")
     progress = tf_keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.update(1))
     q_model.fit(x, y, epochs=context.qat_epochs, batch_size=BATCH_SIZE, verbose=0, callbacks=[progress])
@@ -62,11 +62,10 @@ def qat_flatbuffer(context: ExportContext) -> bytes:
     context.progress.step(f"tflite-qat: fine-tuning with fake-quant nodes for {context.qat_epochs} epoch(s)")
     q_model = quantization_aware_model(context)
     assert context.train is not None
-    samples = context.train.x[:200]
+    samples = context.train.x.limited(200)
 
     def representative() -> Iterator[list[np.ndarray]]:
-        for sample in samples:
-            yield [sample[None, ...]]
+        yield from ([sample] for sample in samples.chunks(1))
 
     function = trace(q_model, tuple(q_model.inputs[0].shape))
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function])

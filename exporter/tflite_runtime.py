@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ def _quantization(detail: dict) -> Quantization | None:
     return Quantization(float(scale), int(zero_point))
 
 
+_FLOATS = (np.float32, np.float16, np.float64)
 CHUNK_BYTES = 4 * 1024 * 1024  # input bytes per invocation: 256 digits images, 6 MobileNetV2 images
 
 
@@ -98,3 +99,26 @@ class TfliteRunner:
         self._interpreter.set_tensor(index, raw)
         self._interpreter.invoke()
         return np.array(self._interpreter.get_tensor(self._output["index"]))
+
+
+def float_ops(flatbuffer: bytes) -> list[str]:
+    """Ops of `flatbuffer` that compute in floating point, QUANTIZE and DEQUANTIZE aside: none in a fully
+    integer model.
+
+    The converter does not refuse an op it cannot quantize, even with only int8 builtins allowed: it
+    wraps the op in DEQUANTIZE/QUANTIZE and runs it in float32 (CONV_3D on TF 2.19, for example). Read
+    without the default XNNPACK delegate, which would hide the ops it takes behind one DELEGATE node.
+    """
+    interpreter = Interpreter(
+        model_content=flatbuffer,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    floating = {t["index"] for t in interpreter.get_tensor_details() if t["dtype"] in _FLOATS}
+    return sorted(
+        {
+            op["op_name"]
+            for op in interpreter._get_ops_details()
+            if op["op_name"] not in ("QUANTIZE", "DEQUANTIZE")
+            and floating.intersection([*op["inputs"], *op["outputs"]])
+        }
+    )

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,22 @@ def assets(tmp_path_factory) -> Path:
         ]
     )
     flex.save(root / "softsign.h5")
+    # TFLite has no int8 kernel for CONV_3D: the converter would keep it in float32 inside the int8 model.
+    conv3d = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Reshape((4, 4, 4, 1)),
+            keras.layers.Conv3D(2, 3, name="volume"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(4),
+        ]
+    )
+    conv3d.save(root / "conv3d.keras")
+    np.savez(root / "cut.npz", x=x)
+    with zipfile.ZipFile(root / "cut.npz") as archive:
+        member = archive.read("x.npy")
+    with zipfile.ZipFile(root / "cut.npz", "w") as archive:
+        archive.writestr("x.npy", member[: len(member) // 2])  # the header still promises every sample
     return root
 
 
@@ -166,6 +183,16 @@ CASES = [
         "DataError: tflite-int8 needs --calibration DATA.npz (array x) to calibrate activations; edgeship never calibrates on random data",
     ),
     (
+        "int8-op-without-int8-kernel",
+        ["{A}/conv3d.keras", "--variants", "tflite-int8", "--calibration", "{A}/cal.npz"],
+        "ConversionError: tflite-int8: full-integer quantization cannot quantize the op(s) CONV_3D (they would run in float32 inside the int8 model); use the tflite-dynamic-int8 variant for this model",
+    ),
+    (
+        "data-cut-short",
+        ["{A}/good.h5", "--calibration", "{A}/cut.npz"],
+        "DataError: {A}/cut.npz: x breaks off after 49 of 100 samples (the file is cut short); write the file again",
+    ),
+    (
         "variant-not-in-targets",
         ["{A}/good.h5", "--variants", "tfjs-fp32", "--targets", "tflite"],
         "DataError: --variants tfjs-fp32 is not in --targets tflite",
@@ -240,7 +267,7 @@ def test_out_under_a_file_cannot_be_created(assets, tmp_path):
 
 
 @pytest.mark.skipif(
-    os.geteuid() == 0, reason="root writes to read-only folders; covered by the file cases above"
+    os.geteuid() == 0, reason="root writes to read-only folders; covered by the file and /sys cases"
 )
 def test_out_in_a_read_only_folder(assets, tmp_path):
     locked = tmp_path / "locked"
@@ -250,6 +277,18 @@ def test_out_in_a_read_only_folder(assets, tmp_path):
     assert error_lines(result.stderr) == [
         f"OutputDirError: --out {locked}/export: {locked} is not writable; choose a folder you can write to"
     ]
+
+
+def test_out_where_even_root_cannot_write(assets, tmp_path):
+    # sysfs refuses new folders to every user, root included (CI runs as root).
+    out = _previous_export(tmp_path)
+    result = run([str(assets / "good.h5"), "--out", "/sys/edgeship-test/export"])
+    assert result.returncode == 2
+    assert error_lines(result.stderr) == [
+        "OutputDirError: --out /sys/edgeship-test/export: cannot create /sys/edgeship-test "
+        "(Operation not permitted); choose another path"
+    ]
+    _assert_untouched(out)
 
 
 def test_argument_errors_exit_2_without_traceback(assets, tmp_path):

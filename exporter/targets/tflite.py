@@ -13,7 +13,7 @@ import numpy as np
 from exporter.config import Precision, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.errors import ConversionError
-from exporter.tflite_runtime import TfliteRunner
+from exporter.tflite_runtime import TfliteRunner, float_ops
 
 CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
 
@@ -44,11 +44,12 @@ def _full_int8(converter: Any, context: ExportContext) -> Any:
     import tensorflow as tf
 
     assert context.calibration is not None, "the pipeline skips int8 without calibration data"
-    samples = context.calibration.x[:CALIBRATION_SAMPLES]
+    samples = context.calibration.x.limited(CALIBRATION_SAMPLES)
 
     def representative() -> Iterator[list[np.ndarray]]:
-        for sample in context.progress.iterate(samples, len(samples), "calibrating"):
-            yield [sample[None, ...]]
+        # One sample at a time, read from the file: the calibration set is never in memory as a whole.
+        for sample in context.progress.iterate(samples.chunks(1), len(samples), "calibrating"):
+            yield [sample]
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
@@ -103,11 +104,24 @@ def _converter_reason(error: Exception) -> str:
     return f"the TFLite converter failed ({first[:200]})"
 
 
+def _check_fully_integer(flatbuffer: bytes, variant: str) -> None:
+    """A full-integer model that runs some ops in float32 fails on integer-only hardware (Edge TPU,
+    microcontrollers, many NPUs), which is the reason to choose it: refuse to call it int8."""
+    ops = float_ops(flatbuffer)
+    if ops:
+        raise ConversionError(
+            f"{variant}: full-integer quantization cannot quantize the op(s) {', '.join(ops)} (they would "
+            "run in float32 inside the int8 model); use the tflite-dynamic-int8 variant for this model"
+        )
+
+
 def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
     flatbuffer = build_flatbuffer(context, spec.precision)
     entry = write_content_named(folder, f"tflite/{spec.precision}", ".tflite", flatbuffer)
 
     runner = TfliteRunner(flatbuffer)
+    if spec.precision in (Precision.INT8, Precision.QAT):
+        _check_fully_integer(flatbuffer, spec.id)
     raw_inputs = runner.quantize_input(context.parity_inputs)
     parity = {
         "reference": "ai-edge-litert interpreter running this very .tflite file",
