@@ -8,6 +8,9 @@
 //   precache on install instead of being downloaded again.
 // - A new version waits until the page asks it to take over ({type: "SKIP_WAITING"}): the user decides.
 // - Other models are cached on first use: content-hashed files cache-first, the rest network-first.
+// - A full storage quota never costs the user a response the network gave: a failed cache write is
+//   skipped, and the page is told ({type: "STORAGE_FULL", url}; url null: the install's precache) so it can
+//   say what will not work offline. Without the message a failed install would be silent.
 
 const PREFIX = "edgeship-";
 const RUNTIME_CACHE = `${PREFIX}runtime-v1`;
@@ -39,6 +42,22 @@ const INDEX_KEY = KEY_BY_URL.get(new URL("/", self.location.href).href);
 // cache-first is safe for them.
 const IMMUTABLE = /\.[0-9a-f]{8,}\.(bin|tflite|json)$/;
 
+/** Tells every page of the app (the first install's page is not controlled yet). */
+async function tellPages(message) {
+  const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+  for (const page of pages) page.postMessage(message);
+}
+
+/** cache.put that never throws: the response is what matters; a full quota is reported to the pages. */
+async function putIfRoom(cache, request, response) {
+  try {
+    await cache.put(request, response);
+  } catch (error) {
+    if (error.name === "QuotaExceededError") await tellPages({ type: "STORAGE_FULL", url: request.url });
+    else console.warn(`not cached: ${request.url}: ${error.message}`);
+  }
+}
+
 async function precacheEntry(cache, { url, key }) {
   const previous = await caches.match(key);
   if (previous) {
@@ -54,11 +73,20 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     (async () => {
       const cache = await caches.open(PRECACHE);
-      await Promise.all(ENTRIES.map((entry) => precacheEntry(cache, entry)));
+      const results = await Promise.allSettled(ENTRIES.map((entry) => precacheEntry(cache, entry)));
+      const failed = results.find((result) => result.status === "rejected");
+      if (failed) {
+        // The install fails (the browser tries again on a later visit): free what it wrote meanwhile.
+        await caches.delete(PRECACHE);
+        if (failed.reason && failed.reason.name === "QuotaExceededError") {
+          await tellPages({ type: "STORAGE_FULL", url: null });
+        }
+        throw failed.reason;
+      }
       // Remember the model list too, so the app can start offline.
       try {
         const response = await fetch(API_MODELS, { cache: "reload" });
-        if (response.ok) await (await caches.open(RUNTIME_CACHE)).put(API_MODELS, response);
+        if (response.ok) await putIfRoom(await caches.open(RUNTIME_CACHE), new Request(API_MODELS), response);
       } catch {
         // Offline during install: the page fetched it already, or will on its next online visit.
       }
@@ -95,7 +123,7 @@ async function networkFirst(request) {
   const cache = await caches.open(RUNTIME_CACHE);
   try {
     const response = await fetch(request);
-    if (response.ok) await cache.put(request, response.clone());
+    if (response.ok) await putIfRoom(cache, request, response.clone());
     return response;
   } catch (error) {
     const cached = await cache.match(request);
@@ -109,7 +137,7 @@ async function cacheFirst(request) {
   const cached = await cache.match(request);
   if (cached) return cached;
   const response = await fetch(request);
-  if (response.ok) await cache.put(request, response.clone());
+  if (response.ok) await putIfRoom(cache, request, response.clone());
   return response;
 }
 

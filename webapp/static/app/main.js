@@ -6,6 +6,7 @@ import { ENGINE_METHODS } from "./shared/engine-api.js";
 import { flush } from "./shared/outbox.js";
 import { $, h } from "./ui/dom.js";
 import { noteFetch, watchNetwork } from "./ui/network.js";
+import { watchStorage } from "./ui/storage.js";
 import { reportError } from "./ui/toast.js";
 import { checkForUpdate, controlled, registerServiceWorker } from "./ui/updates.js";
 import { CompareView } from "./ui/views/compare.js";
@@ -34,6 +35,7 @@ function describe(manifest) {
 
 async function boot() {
   watchNetwork();
+  watchStorage();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener("click", () => showView(tab.dataset.view));
   }

@@ -3,12 +3,14 @@
 
 import { checkAborted } from "../shared/bridge.js";
 import { decodeArray, sliceRows } from "./codec.js";
-import { fetchJson, inputSize, loadManifest, modelUrl, referenceVariant, variantIds } from "./catalog.js";
+import { inputSize, loadManifest, referenceVariant, variantIds } from "./catalog.js";
 import { finetuneHandlers, FINETUNED_PREFIX, isFinetuned } from "./finetune/handlers.js";
+import { fetchExportJson, fetchVariantFiles } from "./integrity.js";
 import { agreement, argmaxRows, maxAbsDiff, median } from "./metrics.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
 import * as tfliteRuntime from "./runtimes/tflite.js";
 import { getFinetuned } from "./store.js";
+import { layersArtifacts } from "./tfjs-artifacts.js";
 
 const manifests = new Map(); // modelId -> manifest
 const loaded = new Map(); // `${modelId}/${variant}` -> {runtime, model, backend, loadMs, bytes}
@@ -29,29 +31,6 @@ function variantOf(manifest, variant) {
   const spec = manifest.variants[variant];
   if (!spec) throw new Error(`${manifest.name} has no variant ${variant}`);
   return spec;
-}
-
-async function fetchBytes(url, total, onProgress) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  if (!response.body) return new Uint8Array(await response.arrayBuffer());
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    if (onProgress && total) onProgress(Math.min(1, received / total));
-  }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }
 
 function unloadEntry(key) {
@@ -80,11 +59,13 @@ async function ensureLoaded(modelId, variant, backend, onProgress) {
   let model;
   if (spec.finetuned) {
     model = await tfjsRuntime.loadArtifacts((await getFinetuned(spec.finetuned)).artifacts);
-  } else if (spec.target === "tfjs") {
-    model = await tfjsRuntime.load(modelUrl(modelId, spec.entry), onProgress);
   } else {
-    const bytes = await fetchBytes(modelUrl(modelId, spec.entry), spec.bytes, onProgress);
-    model = await tfliteRuntime.load(bytes.buffer);
+    // The runtimes get only bytes that passed their check against the manifest (app/model/integrity.js).
+    const files = await fetchVariantFiles(modelId, spec, onProgress);
+    model =
+      spec.target === "tfjs"
+        ? await tfjsRuntime.loadArtifacts(layersArtifacts(files, spec.entry))
+        : await tfliteRuntime.load(files.get(spec.entry).buffer);
   }
   const entry = {
     runtime: spec.target,
@@ -152,6 +133,8 @@ async function resolveBackend(modelId, variant, backend, remembered, progress) {
       const entry = await ensureLoaded(modelId, variant, candidate);
       measured[candidate] = await timeSingle(manifest, spec, entry, sample, AUTO_WARMUP, AUTO_RUNS);
     } catch (error) {
+      // A refused file fails every backend alike: say so, not "no backend could run this model".
+      if (error.name === "IntegrityError") throw error;
       measured[candidate] = null;
       console.warn(`auto backend: ${candidate} failed: ${error.message}`);
     }
@@ -231,7 +214,7 @@ export const handlers = {
   async compare({ modelId, backend = "auto", remembered = null, runs = 20 }, { progress, signal }) {
     const manifest = await manifestOf(modelId);
     const ids = variantIds(manifest);
-    const evalData = manifest.eval ? await fetchJson(modelUrl(modelId, manifest.eval)) : null;
+    const evalData = manifest.eval ? await fetchExportJson(modelId, manifest.eval) : null;
     const inputs = evalData ? decodeArray(evalData.inputs) : null;
     const labels = evalData ? decodeArray(evalData.labels).data : null;
     const classes = manifest.output.shape[manifest.output.shape.length - 1];
@@ -319,7 +302,7 @@ export const handlers = {
         error: null,
       };
       try {
-        const fixture = await fetchJson(modelUrl(modelId, spec.parity));
+        const fixture = await fetchExportJson(modelId, spec.parity);
         const inputs = decodeArray(fixture.inputs);
         const expected = decodeArray(fixture.outputs);
         const n = inputs.shape[0];

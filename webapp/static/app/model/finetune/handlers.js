@@ -1,10 +1,11 @@
 // The engine's fine-tuning methods (app/shared/engine-api.js): describe the layers, train, predict a batch.
 // Runs in the worker; `engine` gives access to the engine's manifests, backends and loaded models.
-/* global tf */
 import { checkAborted } from "../../shared/bridge.js";
-import { labelsOf, modelUrl } from "../catalog.js";
+import { labelsOf } from "../catalog.js";
+import { fetchVariantFiles } from "../integrity.js";
 import { getFinetuned, newKey, saveFinetuned } from "../store.js";
-import { growHead, headOf, joinWeightData, weightedLayers } from "./artifacts.js";
+import { layersArtifacts } from "../tfjs-artifacts.js";
+import { growHead, headOf, weightedLayers } from "./artifacts.js";
 import { buildModel, fit, toArtifacts } from "./train.js";
 
 export const FINETUNED_PREFIX = "ft:";
@@ -23,10 +24,10 @@ async function startArtifacts(engine, modelId, start) {
   }
   const spec = manifest.variants[BASE_VARIANT];
   if (!spec) throw new Error(`${manifest.name} has no ${BASE_VARIANT} variant to fine-tune`);
-  const artifacts = await tf.io.http(modelUrl(modelId, spec.entry)).load();
+  const artifacts = layersArtifacts(await fetchVariantFiles(modelId, spec), spec.entry);
   return {
     manifest,
-    artifacts: { ...artifacts, weightData: joinWeightData(artifacts.weightData) },
+    artifacts,
     labels: labelsOf(manifest),
     name: manifest.name,
   };

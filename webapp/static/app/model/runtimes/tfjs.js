@@ -68,11 +68,10 @@ export async function wasmThreads() {
   return Boolean(await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"));
 }
 
-export async function load(url, onProgress) {
-  return tf.loadLayersModel(url, { onProgress });
-}
-
-/** Loads a model from in-memory artifacts ({modelTopology, weightSpecs, weightData}). */
+/**
+ * Loads a model from in-memory artifacts ({modelTopology, weightSpecs, weightData}): exports' files are
+ * fetched and checked by the engine first (app/model/integrity.js), never by tfjs from a URL.
+ */
 export async function loadArtifacts(artifacts) {
   return tf.loadLayersModel(tf.io.fromMemory(artifacts));
 }

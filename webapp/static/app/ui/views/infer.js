@@ -138,20 +138,27 @@ export class InferView {
     if (this.lastResult) this.predict().catch(reportError);
   }
 
-  showEmpty() {
-    this.lastResult = null;
+  /** No bars, no top-1: state "empty", or "error" when `variant` failed (its error is in a toast). */
+  clearResult(state, variant = null) {
     const labels = this.labelsFor(this.variant);
     renderBars($("#chart"), labels, new Float32Array(labels.length));
     $("#top1-label").textContent = "–";
     $("#top1-prob").textContent = "";
     $("#latency").textContent = "";
-    $("#result").dataset.state = "empty";
+    const box = $("#result");
+    box.dataset.state = state;
+    for (const key of ["scores", "top1", "backend", "variant"]) delete box.dataset[key];
+    if (variant) box.dataset.variant = variant;
+  }
+
+  showEmpty() {
+    this.lastResult = null;
+    this.clearResult("empty");
     const prep = this.model.manifest.preprocessing;
     if (prep && prep.kind === "image") {
       const blank = new Float32Array(prep.height * prep.width * prep.channels);
       drawPreview($("#preview-canvas"), blank.fill(prep.ink === "low" ? prep.range[1] : prep.range[0]), prep);
     }
-    delete $("#result").dataset.scores;
   }
 
   /** The model input from the canvas or the numeric form (Float32Array). */
@@ -177,12 +184,20 @@ export class InferView {
     const variant = this.variant;
     const spec = this.specOf(variant);
     const remembered = localStorage.getItem(autoKey(id, variant));
-    const result = await withProgress(`Running ${variant}`, ({ onProgress, signal }) =>
-      this.engine.predict(
-        { modelId: id, variant, backend: this.backend, remembered, input },
-        { onProgress, signal },
-      ),
-    );
+    let result;
+    try {
+      result = await withProgress(`Running ${variant}`, ({ onProgress, signal }) =>
+        this.engine.predict(
+          { modelId: id, variant, backend: this.backend, remembered, input },
+          { onProgress, signal },
+        ),
+      );
+    } catch (error) {
+      // The bars of an earlier run must not pass for this variant's (a refused file, a failed backend).
+      // lastResult stays: picking another variant runs it at once, as after a success.
+      if (error.name !== "AbortError") this.clearResult("error", variant);
+      throw error;
+    }
     if (result.measured && spec.target === "tfjs") {
       localStorage.setItem(autoKey(id, variant), result.backend);
     }
