@@ -28,28 +28,45 @@ class ExportContext:
     shard_size: int
     qat_epochs: int
     progress: Progress
+    single_sample: bool = False  # set once the converter refused a free batch: no need to try again
 
     @cached_property
     def concrete_function(self) -> Any:
         """The float model traced once; every TFLite conversion starts from this trace."""
-        model: Any = self.inference_model if self.inference_model is not None else self.source.keras_model
-        return trace(model, self.source.input.shape, self.source.input.dtype, self.source.input.name)
+        return self._trace(batch=None)
 
-    def tflite_converter(self) -> Any:
+    @cached_property
+    def single_sample_function(self) -> Any:
+        """The same with a batch of 1, for models the converter cannot take with a free batch (RNNs)."""
+        return self._trace(batch=1)
+
+    def _trace(self, batch: int | None) -> Any:
+        model: Any = self.inference_model if self.inference_model is not None else self.source.keras_model
+        spec = self.source.input
+        return trace(model, spec.shape, spec.dtype, spec.name, batch=batch)
+
+    def tflite_converter(self, single_sample: bool = False) -> Any:
         import tensorflow as tf
 
         if self.source.kind == "savedmodel" and self.inference_model is None:
             return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
         # No trackable object on purpose: with one, every convert() first writes the whole model out as a
         # SavedModel (10 of 11 s for MobileNetV2); without, it freezes the trace (0.7 s), same flatbuffer ops.
-        return tf.lite.TFLiteConverter.from_concrete_functions([self.concrete_function])
+        function = self.single_sample_function if single_sample else self.concrete_function
+        return tf.lite.TFLiteConverter.from_concrete_functions([function])
 
 
-def trace(model: Any, shape: tuple[int | None, ...], dtype: str = "float32", name: str = "input") -> Any:
-    """A concrete function of `model` in inference mode, batch dimension free."""
+def trace(
+    model: Any,
+    shape: tuple[int | None, ...],
+    dtype: str = "float32",
+    name: str = "input",
+    batch: int | None = None,
+) -> Any:
+    """A concrete function of `model` in inference mode, batch dimension free unless `batch` is given."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec([None, *shape[1:]], tf.as_dtype(dtype), name=name)
+    spec = tf.TensorSpec([batch, *shape[1:]], tf.as_dtype(dtype), name=name)
     return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
 
 

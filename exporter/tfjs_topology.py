@@ -104,6 +104,12 @@ def _tfjs_config(name: str, class_name: str, cfg: Config) -> Config:
             f"layer '{name}' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
             "plain ReLU, or export TFLite variants only."
         )
+    if class_name == "GRU" and out.get("reset_after"):
+        # tfjs-layers' GRUCell refuses to load it ("does not support reset_after parameter set to true").
+        raise UnsupportedModelError(
+            f"layer '{name}' (GRU) sets reset_after=True (the Keras default), which TFJS does not implement; "
+            "build the GRU with reset_after=False, or export TFLite variants only."
+        )
     return out
 
 

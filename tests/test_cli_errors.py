@@ -87,6 +87,10 @@ def assets(tmp_path_factory) -> Path:
         ]
     )
     conv3d.save(root / "conv3d.keras")
+    recurrent = keras.Sequential(
+        [keras.Input((8, 8, 1)), keras.layers.Reshape((8, 8)), keras.layers.LSTM(4), keras.layers.Dense(4)]
+    )
+    recurrent.save(root / "lstm.keras")
     np.savez(root / "cut.npz", x=x)
     with zipfile.ZipFile(root / "cut.npz") as archive:
         member = archive.read("x.npy")
@@ -186,6 +190,11 @@ CASES = [
         "int8-op-without-int8-kernel",
         ["{A}/conv3d.keras", "--variants", "tflite-int8", "--calibration", "{A}/cal.npz"],
         "ConversionError: tflite-int8: full-integer quantization cannot quantize the op(s) CONV_3D (they would run in float32 inside the int8 model); use the tflite-dynamic-int8 variant for this model",
+    ),
+    (
+        "int8-recurrent-layers",
+        ["{A}/lstm.keras", "--variants", "tflite-fp32,tflite-int8", "--calibration", "{A}/cal.npz"],
+        "ConversionError: tflite-int8: full-integer quantization of recurrent layers (LSTM, GRU, RNN) crashes the TFLite converter; use the tflite-dynamic-int8 variant for this model",
     ),
     (
         "data-cut-short",

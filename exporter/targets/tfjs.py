@@ -14,7 +14,7 @@ from typing import Any
 from exporter import __version__
 from exporter.config import VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
-from exporter.targets.tflite import run_converter
+from exporter.targets.tflite import convert_trace
 from exporter.tfjs_topology import set_weights_by_tfjs_name, tfjs_topology, tfjs_weight_entries
 from exporter.tfjs_weights import write_weights
 from exporter.tflite_runtime import TfliteRunner
@@ -70,6 +70,6 @@ def _decoded_flatbuffer(context: ExportContext, decoded: dict[str, Any], variant
     original = model.get_weights()
     set_weights_by_tfjs_name(model, decoded)
     try:
-        return run_converter(context.tflite_converter(), variant)
+        return convert_trace(context, lambda converter: converter, variant)
     finally:
         model.set_weights(original)

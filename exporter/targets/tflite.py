@@ -15,6 +15,7 @@ from exporter.context import Artifact, ExportContext, encode_array, write_conten
 from exporter.errors import ConversionError
 from exporter.tflite_runtime import TfliteRunner, float_ops
 
+FULL_INTEGER = ("tflite-int8", "tflite-qat")
 CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
 
 
@@ -72,14 +73,38 @@ def build_flatbuffer(context: ExportContext, precision: Precision) -> bytes:
         from exporter.qat import qat_flatbuffer
 
         return qat_flatbuffer(context)
-    converter = PRECISIONS[precision](context.tflite_converter(), context)
-    return run_converter(converter, f"tflite-{precision}")
+    configure = PRECISIONS[precision]
+    return convert_trace(context, lambda converter: configure(converter, context), f"tflite-{precision}")
+
+
+class FreeBatchError(ConversionError):
+    """The converter cannot lower the model with a free batch dimension (TensorList ops of RNN layers)."""
+
+
+def convert_trace(context: ExportContext, configure: Callable[[Any], Any], variant: str) -> bytes:
+    """Convert the model's trace; a model the converter takes only with a fixed batch (recurrent layers)
+    is converted for one sample at a time, which is how phones and the browser run TFLite anyway."""
+    if not context.single_sample:
+        try:
+            return run_converter(configure(context.tflite_converter()), variant)
+        except FreeBatchError:
+            context.single_sample = True
+            context.progress.step("the model converts to TFLite for one sample at a time (recurrent layers)")
+    if variant in FULL_INTEGER:
+        # With a fixed batch the TF 2.19 converter crashes the process (SIGSEGV) on RNNs in full int8.
+        raise ConversionError(
+            f"{variant}: full-integer quantization of recurrent layers (LSTM, GRU, RNN) crashes the "
+            "TFLite converter; use the tflite-dynamic-int8 variant for this model"
+        )
+    return run_converter(configure(context.tflite_converter(single_sample=True)), variant)
 
 
 def run_converter(converter: Any, variant: str) -> bytes:
     try:
         return bytes(converter.convert())
     except Exception as error:
+        if "TensorListReserve" in str(error):
+            raise FreeBatchError(f"{variant}: {_converter_reason(error)}") from None
         raise ConversionError(f"{variant}: {_converter_reason(error)}") from None
 
 
