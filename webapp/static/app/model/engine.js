@@ -5,11 +5,11 @@ import { checkAborted } from "../shared/bridge.js";
 import { decodeArray, sliceRows } from "./codec.js";
 import { inputSize, loadManifest, referenceVariant, variantIds } from "./catalog.js";
 import { finetuneHandlers, FINETUNED_PREFIX, isFinetuned } from "./finetune/handlers.js";
+import { finetunedRecord } from "./finetune/unsaved.js";
 import { fetchExportJson, fetchVariantFiles } from "./integrity.js";
 import { agreement, argmaxRows, maxAbsDiff, median } from "./metrics.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
 import * as tfliteRuntime from "./runtimes/tflite.js";
-import { getFinetuned } from "./store.js";
 import { layersArtifacts } from "./tfjs-artifacts.js";
 
 const manifests = new Map(); // modelId -> manifest
@@ -58,7 +58,7 @@ async function ensureLoaded(modelId, variant, backend, onProgress) {
   const started = performance.now();
   let model;
   if (spec.finetuned) {
-    model = await tfjsRuntime.loadArtifacts((await getFinetuned(spec.finetuned)).artifacts);
+    model = await tfjsRuntime.loadArtifacts((await finetunedRecord(spec.finetuned)).artifacts);
   } else {
     // The runtimes get only bytes that passed their check against the manifest (app/model/integrity.js).
     const files = await fetchVariantFiles(modelId, spec, onProgress);

@@ -12,7 +12,13 @@
 //   train({modelId, start, labels, trainable, epochs, batchSize, learningRate, backend, inputs, targets, name})
 //                                            -> the saved model's summary (app/model/store.js), with backend
 //                                               ("webgl" | "cpu") and samplesPerSecond; progress carries
-//                                               {kind: "batch" | "epoch", epoch, batch, batches, loss, accuracy}
+//                                               {kind: "batch" | "epoch", epoch, batch, batches, loss, accuracy}.
+//                                               When saving fails (a full quota) the summary has
+//                                               `unsaved: true` and `saveError` (the message), and the
+//                                               worker keeps the model for this session: it predicts as
+//                                               "ft:<key>" all the same.
+//   saveUnsaved()                            -> {saved: [summary], error: message | null}: saves the kept
+//                                               models, oldest first, up to the first failure
 //   predictBatch({modelId, variant, backend, inputs, count}) -> {scores: Float32Array, classes, backend}
 //   memory()                                 -> {numTensors, numBytes}
 //   unload({modelId?, variant?})             -> null
@@ -30,6 +36,7 @@ export const ENGINE_METHODS = [
   "selfTest",
   "finetuneSetup",
   "train",
+  "saveUnsaved",
   "predictBatch",
   "memory",
   "unload",

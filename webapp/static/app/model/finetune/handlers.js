@@ -3,10 +3,11 @@
 import { checkAborted } from "../../shared/bridge.js";
 import { labelsOf } from "../catalog.js";
 import { fetchVariantFiles } from "../integrity.js";
-import { getFinetuned, newKey, saveFinetuned } from "../store.js";
+import { newKey, saveFinetuned } from "../store.js";
 import { layersArtifacts } from "../tfjs-artifacts.js";
 import { growHead, headOf, weightedLayers } from "./artifacts.js";
 import { buildModel, fit, toArtifacts } from "./train.js";
+import { finetunedRecord, keepUnsaved, saveUnsaved } from "./unsaved.js";
 
 export const FINETUNED_PREFIX = "ft:";
 export const BASE_VARIANT = "tfjs-fp32"; // the server accepts fine-tunes of this variant (FINETUNE_API.md)
@@ -19,7 +20,7 @@ export const isFinetuned = (variant) => String(variant).startsWith(FINETUNED_PRE
 async function startArtifacts(engine, modelId, start) {
   const manifest = await engine.manifestOf(modelId);
   if (isFinetuned(start)) {
-    const { summary, artifacts } = await getFinetuned(start.slice(FINETUNED_PREFIX.length));
+    const { summary, artifacts } = await finetunedRecord(start.slice(FINETUNED_PREFIX.length));
     return { manifest, artifacts, labels: summary.labels, name: summary.name };
   }
   const spec = manifest.variants[BASE_VARIANT];
@@ -133,8 +134,20 @@ export function finetuneHandlers(engine) {
         history: result.history,
         bytes: artifacts.weightData.byteLength,
       };
-      await saveFinetuned(summary, artifacts, calibrationSamples(inputs, shape));
+      const samples = calibrationSamples(inputs, shape);
+      try {
+        await saveFinetuned(summary, artifacts, samples);
+      } catch (error) {
+        // Not saved (the quota, most often): the trained model stays usable in this session.
+        keepUnsaved(summary, artifacts, samples);
+        return { ...summary, unsaved: true, saveError: error.message || String(error) };
+      }
       return summary;
+    },
+
+    /** Saves the models that `train` could not: {saved: [summary], error: message | null}. */
+    async saveUnsaved() {
+      return saveUnsaved();
     },
 
     /** Runs `count` samples through any variant (a saved fine-tuned one too): {scores, classes, backend}. */

@@ -145,11 +145,15 @@ export class TrainPanel {
       );
       this.scheduleDraw();
       const last = summary.history.accuracy[summary.history.accuracy.length - 1];
-      $("#ft-status").textContent =
-        `Saved "${summary.name}": ${summary.epochs} epochs on ${summary.backend}, ` +
-        `${Math.round(summary.samplesPerSecond)} samples/s, final training accuracy ${(100 * last).toFixed(1)} %.`;
+      const how =
+        `${summary.epochs} epochs on ${summary.backend}, ${Math.round(summary.samplesPerSecond)} samples/s, ` +
+        `final training accuracy ${(100 * last).toFixed(1)} %.`;
+      // `unsaved`: trained, but storage refused it (ui/finetune/unsaved.js says why and offers a retry).
+      $("#ft-status").textContent = summary.unsaved
+        ? `Trained "${summary.name}" but NOT saved: ${how}`
+        : `Saved "${summary.name}": ${how}`;
       Object.assign(this.view.dataset, {
-        state: "done",
+        state: summary.unsaved ? "unsaved" : "done",
         key: summary.key,
         backend: summary.backend,
         samplesPerSecond: String(summary.samplesPerSecond),

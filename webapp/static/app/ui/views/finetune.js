@@ -6,6 +6,7 @@ import { ConversionsPanel } from "../finetune/conversions.js";
 import { SamplePanel } from "../finetune/samples.js";
 import { SavedPanel } from "../finetune/saved.js";
 import { TrainPanel } from "../finetune/trainer.js";
+import { UnsavedPanel } from "../finetune/unsaved.js";
 import { reportError } from "../toast.js";
 
 export class FinetuneView {
@@ -15,12 +16,17 @@ export class FinetuneView {
     this.saved = new SavedPanel({
       onChange: async (items) => {
         this.trainer.setSaved(items);
-        await hooks.onSavedChange(items);
+        // The inference view lists the models kept unsaved in this tab too (newest first, as saved ones).
+        const unsaved = this.unsaved.items.filter((item) => item.baseId === this.saved.modelId).reverse();
+        await hooks.onSavedChange([...unsaved, ...items]);
       },
       onUse: hooks.onUse,
       onRemoved: hooks.onRemoved,
     });
-    this.trainer = new TrainPanel(engine, this.samples, { onSaved: () => this.saved.refresh() });
+    this.unsaved = new UnsavedPanel(engine, { onChange: () => this.saved.refresh() });
+    this.trainer = new TrainPanel(engine, this.samples, {
+      onSaved: (summary) => (summary.unsaved ? this.unsaved.add(summary) : this.saved.refresh()),
+    });
     this.conversions = new ConversionsPanel({ onConverted: hooks.onConverted });
     // Queued conversions go out when the network returns (and on start, from main.js).
     window.addEventListener("online", () => flush().catch((error) => reportError(error, "upload")));

@@ -57,8 +57,13 @@ export class InferView {
       const label = `${variant} (${spec.target === "tfjs" ? "TFJS" : "TFLite"}, ${spec.precision})`;
       return h("option", { value: variant }, label);
     });
+    // `unsaved`: storage refused it; it runs from the worker's memory until this tab closes.
     const saved = this.finetuned.map((item) =>
-      h("option", { value: `ft:${item.key}` }, `${item.name} (TFJS, fine-tuned here)`),
+      h(
+        "option",
+        { value: `ft:${item.key}` },
+        `${item.name} (TFJS, fine-tuned here${item.unsaved ? ", not saved" : ""})`,
+      ),
     );
     select.replaceChildren(
       ...exported,
