@@ -2,13 +2,12 @@
 // e2e/support/digits.js), which the base model gets almost all wrong. Training in the worker on half of
 // them must fix the other half, keep the page responsive, survive a reload offline, and come back from the
 // server as a TFLite ladder that computes what the browser's model computes.
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { crosses, shiftedDigits } from "./support/digits.js";
 import { accuracy, addSamples, run, share, train } from "./support/finetune.js";
-import { startServer } from "./support/server.js";
+import { serveCopy } from "./support/server.js";
 
 async function snap(page, name) {
   const file = test.info().outputPath(`${name}.png`);
@@ -38,22 +37,6 @@ async function watchMainThread(page) {
       const { longTasks, maxFrameGap } = window.__mainThread;
       return { count: longTasks.length, longest: Math.max(0, ...longTasks), maxFrameGap };
     });
-}
-
-/** A copy of the exports with its own server: the tests that add exports (or try to) leave the shared one be. */
-async function ownServer(exportsDir) {
-  const dir = mkdtempSync(path.join(tmpdir(), "edgeship-finetune-"));
-  const served = path.join(dir, "exports");
-  cpSync(exportsDir, served, { recursive: true });
-  const server = await startServer(served);
-  return {
-    ...server,
-    served,
-    async stop() {
-      await server.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function maxAbsDiff(a, b) {
@@ -202,7 +185,7 @@ test("Convert for mobile: queued offline, sent online, and the TFLite ladder mat
   exportsDir,
 }) => {
   test.setTimeout(240_000);
-  const server = await ownServer(exportsDir);
+  const server = await serveCopy(exportsDir, "finetune");
   try {
     const { train: trainSet, heldOut } = shiftedDigits(path.join(exportsDir, "demo"));
     await page.goto(`${server.url}#finetune`);
@@ -295,7 +278,7 @@ test("malformed, mismatched and oversized uploads are refused and leave the serv
   page,
   exportsDir,
 }) => {
-  const server = await ownServer(exportsDir);
+  const server = await serveCopy(exportsDir, "finetune");
   try {
     await page.goto(server.url);
     await page.waitForFunction(() => window.edgeship && window.edgeship.ready);

@@ -2,10 +2,9 @@
 // served export with one TFJS shard and one .tflite file altered (the manifest left as it was) gets those
 // variants refused with one clear message and no prediction (and dropped from the service worker's cache),
 // while its other variants keep working.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startServer } from "./support/server.js";
+import { serveCopy } from "./support/server.js";
 import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const refused = (file) =>
@@ -23,15 +22,13 @@ test("a tampered shard or .tflite file is refused with a clear message; other va
   page,
   exportsDir,
 }) => {
-  const dir = mkdtempSync(path.join(tmpdir(), "edgeship-integrity-"));
-  const served = path.join(dir, "exports");
-  cpSync(exportsDir, served, { recursive: true });
-  const manifest = JSON.parse(readFileSync(path.join(served, "demo/manifest.json"), "utf8"));
+  const manifest = JSON.parse(readFileSync(path.join(exportsDir, "demo/manifest.json"), "utf8"));
   const shard = manifest.variants["tfjs-int8"].files.find((file) => file.path.endsWith(".bin")).path;
   const tflite = manifest.variants["tflite-fp16"].entry;
-  tamper(path.join(served, "demo", shard));
-  tamper(path.join(served, "demo", tflite));
-  const server = await startServer(served);
+  const server = await serveCopy(exportsDir, "integrity", (served) => {
+    tamper(path.join(served, "demo", shard));
+    tamper(path.join(served, "demo", tflite));
+  });
   try {
     await page.goto(server.url);
     await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
@@ -74,6 +71,5 @@ test("a tampered shard or .tflite file is refused with a clear message; other va
     await expect(errors).toHaveCount(2);
   } finally {
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,9 +1,8 @@
 // Storage quota: a real quota limit (Chromium's own, lowered through CDP) that the service worker's cache
 // writes hit. The app says once what was not saved for offline use and keeps predicting from the network.
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync } from "node:fs";
 import path from "node:path";
-import { startServer } from "./support/server.js";
+import { serveCopy } from "./support/server.js";
 import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const QUOTA_BYTES = 1_000_000; // the app shell and runtimes alone are ~20 MB
@@ -50,11 +49,9 @@ test("a full cache while the app runs: responses still arrive, the page says onc
   exportsDir,
 }) => {
   // A second model, which the install does not precache: its files are cached on first use.
-  const dir = mkdtempSync(path.join(tmpdir(), "edgeship-quota-"));
-  const served = path.join(dir, "exports");
-  cpSync(exportsDir, served, { recursive: true });
-  cpSync(path.join(served, "demo"), path.join(served, "digits"), { recursive: true });
-  const server = await startServer(served);
+  const server = await serveCopy(exportsDir, "quota", (served) =>
+    cpSync(path.join(served, "demo"), path.join(served, "digits"), { recursive: true }),
+  );
   try {
     await page.goto(server.url);
     await ready(page);
@@ -79,6 +76,5 @@ test("a full cache while the app runs: responses still arrive, the page says onc
     expect(cached).toEqual([]);
   } finally {
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,9 +1,8 @@
 // Updates: when the served export is replaced, /sw.js changes; the app shows "Update available" and switches
 // only when the user accepts; then the new version runs and the old caches are gone.
-import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { startServer } from "./support/server.js";
+import { serveCopy } from "./support/server.js";
 import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const NEW_CREATED = "2030-01-02T03:04:05+00:00";
@@ -12,10 +11,8 @@ test("a replaced export shows Update available and runs after the user accepts",
   page,
   exportsDir,
 }) => {
-  const dir = mkdtempSync(path.join(tmpdir(), "edgeship-update-"));
-  const served = path.join(dir, "exports");
-  cpSync(exportsDir, served, { recursive: true });
-  const server = await startServer(served);
+  const server = await serveCopy(exportsDir, "update");
+  const { dir, served } = server;
   try {
     await page.goto(server.url);
     await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
@@ -54,6 +51,5 @@ test("a replaced export shows Update available and runs after the user accepts",
     expect(precaches).toHaveLength(1);
   } finally {
     await server.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,5 +1,7 @@
 // Starts and stops `edgeship serve` on a free port (--port 0: the server prints the port it got).
 import { spawn } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -39,4 +41,31 @@ export async function startServer(directory) {
       await exited;
     },
   };
+}
+
+/**
+ * A private copy of the exports, served by its own server: for tests that alter what is served (tamper with
+ * files, add or replace exports) and must leave the shared server be. `prepare(served)` runs before the
+ * server starts; `dir` (the copy's parent, outside the served folder) is scratch space; stop() removes it all.
+ */
+export async function serveCopy(exportsDir, name, prepare = () => {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), `edgeship-${name}-`));
+  const served = path.join(dir, "exports");
+  cpSync(exportsDir, served, { recursive: true });
+  try {
+    prepare(served);
+    const server = await startServer(served);
+    return {
+      ...server,
+      dir,
+      served,
+      async stop() {
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
