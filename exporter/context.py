@@ -29,6 +29,7 @@ class ExportContext:
     qat_epochs: int
     progress: Progress
     single_sample: bool = False  # set once the converter refused a free batch: no need to try again
+    fp32_flatbuffer: bytes | None = None  # tflite-fp32 of this run, when built: tfjs-fp32's reference too
 
     @cached_property
     def concrete_function(self) -> Any:

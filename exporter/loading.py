@@ -203,15 +203,26 @@ def _from_keras(path: Path, kind: ModelKind, load: Callable[[], Any]) -> LoadedM
             "models with one input and one output"
         )
 
+    import tensorflow as tf
+
+    info = _tensor_info(model.inputs[0])
+    # One graph traced for a free batch: 3x faster than eager calls for MobileNetV2, and unlike predict() no
+    # data pipeline per call (validation streams its samples in chunks) and ~100 MB less memory.
+    graph = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, *info.shape[1:]], tf.as_dtype(info.dtype))],
+    )
+
     def call(x: np.ndarray, batch_size: int) -> np.ndarray:
-        # predict() runs a compiled graph: 3x faster than eager calls for MobileNetV2.
-        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+        return np.concatenate(
+            [np.asarray(graph(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        )
 
     return LoadedModel(
         kind=kind,
         path=path,
         keras_model=model,
-        input=_tensor_info(model.inputs[0]),
+        input=info,
         output=_tensor_info(model.outputs[0]),
         _call=call,
     )

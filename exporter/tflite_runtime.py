@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -38,8 +39,14 @@ def chunk_size(x: np.ndarray) -> int:
     return int(max(1, min(256, CHUNK_BYTES // per_sample)))
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity, not the machine's count)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
 class TfliteRunner:
     def __init__(self, flatbuffer: bytes, num_threads: int = 1):
+        self._flatbuffer = flatbuffer
         self._interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
@@ -80,14 +87,19 @@ class TfliteRunner:
         chunks = (x[i : i + step] for i in range(0, len(x), step))
         return np.concatenate([self.dequantize_output(self.run_raw(self.quantize_input(c))) for c in chunks])
 
-    def latency_ms(self, sample: np.ndarray, repeats: int = 50) -> float:
-        """Median wall time of one invocation on one sample, after a warm-up."""
-        raw = self.quantize_input(sample[:1])
-        self._invoke(raw)
+    def latency_ms(self, sample: np.ndarray, repeats: int = 50, budget_s: float = 0.5) -> float:
+        """Median wall time of one invocation on one sample on one thread (as on a phone's single core,
+        whatever threads this runner validates with), after a warm-up: `repeats` runs, fewer (at least
+        10) for a model so slow that they would take over `budget_s` (`make bench` measures thoroughly)."""
+        single = TfliteRunner(self._flatbuffer, num_threads=1)
+        raw = single.quantize_input(sample[:1])
+        start = time.perf_counter()
+        single._invoke(raw)
+        first = time.perf_counter() - start
         times = []
-        for _ in range(repeats):
+        for _ in range(max(10, min(repeats, int(budget_s / max(first, 1e-6))))):
             start = time.perf_counter()
-            self._interpreter.invoke()
+            single._interpreter.invoke()
             times.append((time.perf_counter() - start) * 1000.0)
         return statistics.median(times)
 

@@ -11,13 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from exporter import __version__
 from exporter.config import VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.targets.tflite import convert_trace
 from exporter.tfjs_topology import set_weights_by_tfjs_name, tfjs_topology, tfjs_weight_entries
 from exporter.tfjs_weights import write_weights
-from exporter.tflite_runtime import TfliteRunner
+from exporter.tflite_runtime import TfliteRunner, usable_cores
 
 
 def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
@@ -39,7 +41,8 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
     entry = write_content_named(folder, f"{relative.as_posix()}/model", ".json", model_bytes)
 
     context.progress.step(f"{spec.id}: building the float32 TFLite reference from the decoded weights")
-    runner = TfliteRunner(_decoded_flatbuffer(context, written.decoded, spec.id))
+    flatbuffer = _decoded_flatbuffer(context, written.decoded, spec.id)
+    runner = TfliteRunner(flatbuffer, num_threads=usable_cores())  # validation only: every core
     parity = {
         "reference": "ai-edge-litert interpreter, float32 TFLite model built from the decoded weights",
         "inputs": encode_array(context.parity_inputs),
@@ -67,6 +70,9 @@ def _decoded_flatbuffer(context: ExportContext, decoded: dict[str, Any], variant
     rebuild the model from model.json instead and check that they get bit-identical outputs.
     """
     model: Any = context.inference_model
+    unchanged = all(np.array_equal(decoded[name], array) for name, array in tfjs_weight_entries(model))
+    if unchanged and context.fp32_flatbuffer is not None:
+        return context.fp32_flatbuffer  # fp32 shards decode to the very weights tflite-fp32 was built from
     original = model.get_weights()
     set_weights_by_tfjs_name(model, decoded)
     try:

@@ -13,7 +13,7 @@ import numpy as np
 from exporter.config import Precision, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
 from exporter.errors import ConversionError
-from exporter.tflite_runtime import TfliteRunner, float_ops
+from exporter.tflite_runtime import TfliteRunner, float_ops, usable_cores
 
 FULL_INTEGER = ("tflite-int8", "tflite-qat")
 CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
@@ -142,9 +142,11 @@ def _check_fully_integer(flatbuffer: bytes, variant: str) -> None:
 
 def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
     flatbuffer = build_flatbuffer(context, spec.precision)
+    if spec.precision is Precision.FP32:
+        context.fp32_flatbuffer = flatbuffer
     entry = write_content_named(folder, f"tflite/{spec.precision}", ".tflite", flatbuffer)
 
-    runner = TfliteRunner(flatbuffer)
+    runner = TfliteRunner(flatbuffer, num_threads=usable_cores())  # validation: every core
     if spec.precision in (Precision.INT8, Precision.QAT):
         _check_fully_integer(flatbuffer, spec.id)
     raw_inputs = runner.quantize_input(context.parity_inputs)
