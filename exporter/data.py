@@ -18,7 +18,7 @@ import numpy as np
 
 from exporter.errors import DataError
 from exporter.loading import TensorInfo
-from exporter.tflite_runtime import CHUNK_BYTES
+from exporter.tflite_runtime import rows_per_chunk
 
 _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,
@@ -38,8 +38,7 @@ class Rows:
     @property
     def chunk(self) -> int:
         """Rows per chunk: a few megabytes (6 MobileNetV2 images, 256 digits)."""
-        per_row = max(1, int(np.prod(self.shape[1:])) * 4)
-        return int(max(1, min(256, CHUNK_BYTES // per_row)))
+        return rows_per_chunk(self.shape[1:], np.dtype(np.float32).itemsize)
 
     def chunks(self, size: int | None = None) -> Iterator[np.ndarray]:
         raise NotImplementedError
@@ -128,13 +127,11 @@ def load_dataset(
             f"{where}: no such file; give an .npz with array x" + (" and y" if need_labels else "")
         )
     try:
-        x, y = _open(path)
+        x, y, names = _open(path)
     except (ValueError, OSError, zipfile.BadZipFile, EOFError, KeyError) as error:
         raise DataError(f"{where}: not a readable .npz file ({error}); write it with numpy.savez") from None
     if x is None:
-        with zipfile.ZipFile(path) as archive:
-            found = [name.removesuffix(".npy") for name in archive.namelist()]
-        raise DataError(f"{where}: no array named x (found: {', '.join(found) or 'none'})")
+        raise DataError(f"{where}: no array named x (found: {', '.join(names) or 'none'})")
     x_range = _check_inputs(where, x, model_input)
     if y is None:
         if need_labels:
@@ -143,23 +140,23 @@ def load_dataset(
     return Dataset(role, x, _check_labels(where, y, len(x), num_classes), x_range)
 
 
-def _open(path: Path) -> tuple[Rows | None, np.ndarray | None]:
-    """x as rows streamed from the file when its layout allows (C order, plain dtype), else in memory."""
+def _open(path: Path) -> tuple[Rows | None, np.ndarray | None, list[str]]:
+    """x as rows streamed from the file when its layout allows (C order, plain dtype), else in memory; y;
+    the names of the arrays in the file."""
     with zipfile.ZipFile(path) as archive:
-        names = set(archive.namelist())
+        members = archive.namelist()
         header = None
-        if "x.npy" in names:
+        if "x.npy" in members:
             with archive.open("x.npy") as stream:
                 header = _read_header(stream)
     x: Rows | None = None
     with np.load(path, allow_pickle=False) as npz:
-        streamable = header is not None and not header[1] and not header[2].hasobject
-        if "x.npy" in names and header is not None and streamable:
+        if header is not None and not header[1] and not header[2].hasobject:
             x = NpzRows(path, "x.npy", tuple(header[0]), header[2])
         elif "x" in npz.files:
             x = ArrayRows(npz["x"])
         y = npz["y"] if "y" in npz.files else None
-    return x, y
+        return x, y, list(npz.files)
 
 
 def _check_inputs(where: str, x: Rows, model_input: TensorInfo) -> tuple[float, float]:

@@ -35,7 +35,12 @@ CHUNK_BYTES = 4 * 1024 * 1024  # input bytes per invocation: 256 digits images, 
 
 def chunk_size(x: np.ndarray) -> int:
     """How many samples of `x` to run at once, so that activations stay in the tens of megabytes."""
-    per_sample = max(1, int(np.prod(x.shape[1:])) * x.itemsize)
+    return rows_per_chunk(x.shape[1:], x.itemsize)
+
+
+def rows_per_chunk(sample_shape: tuple[int, ...], itemsize: int) -> int:
+    """Samples of this shape and item size that fit in CHUNK_BYTES (1 to 256)."""
+    per_sample = max(1, int(np.prod(sample_shape)) * itemsize)
     return int(max(1, min(256, CHUNK_BYTES // per_sample)))
 
 
