@@ -1,5 +1,5 @@
-// Arrays in the export's JSON files: {"shape": [...], "dtype": "float32", "data": "<base64 little-endian>"}.
-// No DOM and no tfjs: used by the worker and by the page.
+// Arrays in the export's JSON files: {"shape": [...], "dtype": "float32", "data": "<base64 little-endian>"},
+// and raw bytes joined from parts. No DOM and no tfjs: used by the worker and by the page.
 
 const TYPED = {
   float32: Float32Array,
@@ -8,6 +8,17 @@ const TYPED = {
   uint8: Uint8Array,
   int64: BigInt64Array,
 };
+
+/** One Uint8Array holding the parts (ArrayBuffers or byte arrays: download chunks, weight shards) in order. */
+export function concatBytes(parts) {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part instanceof Uint8Array ? part : new Uint8Array(part), offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
 
 /** Decodes base64 text into bytes. */
 export function base64ToBytes(text) {

@@ -2,6 +2,7 @@
 // size and sha256 its manifest lists, the parity and eval files (which the manifest lists without a hash)
 // against the sha256 prefix in their content-addressed names (docs/EXPORT_FORMAT.md). No DOM, no tfjs.
 import { modelUrl } from "./catalog.js";
+import { concatBytes } from "./codec.js";
 
 // The service worker's caches (service_worker/sw.js): a refused file is dropped from them, so that a reload
 // fetches it again instead of the same bad copy.
@@ -48,13 +49,7 @@ async function fetchBytes(url, onReceived) {
     received += value.length;
     if (onReceived) onReceived(received);
   }
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
+  return concatBytes(chunks);
 }
 
 async function forgetCached(url) {

@@ -1,6 +1,7 @@
 // A TFJS layers model's in-memory artifacts ({modelTopology, weightSpecs, weightData}) from its files, once
 // they are checked (app/model/integrity.js): tfjs then loads them with tf.io.fromMemory and fetches nothing
 // itself. The same layout tf.io.http reads: weight groups in order, each group's shards in order. No tfjs.
+import { concatBytes } from "./codec.js";
 
 function parent(path) {
   return path.includes("/") ? path.slice(0, path.lastIndexOf("/") + 1) : "";
@@ -18,16 +19,10 @@ export function layersArtifacts(files, entry) {
       return files.get(path);
     }),
   );
-  const weightData = new Uint8Array(shards.reduce((sum, shard) => sum + shard.length, 0));
-  let offset = 0;
-  for (const shard of shards) {
-    weightData.set(shard, offset);
-    offset += shard.length;
-  }
   return {
     modelTopology: model.modelTopology,
     weightSpecs: groups.flatMap((group) => group.weights),
-    weightData: weightData.buffer,
+    weightData: concatBytes(shards).buffer,
     format: model.format,
     generatedBy: model.generatedBy,
     convertedBy: model.convertedBy,

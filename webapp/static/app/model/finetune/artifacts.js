@@ -1,5 +1,6 @@
 // TFJS layers-model artifacts ({modelTopology, weightSpecs, weightData}) as plain data: which layers have
 // weights, and the classifier head grown by new classes with the old weights kept. No DOM, no tfjs.
+import { concatBytes } from "../codec.js";
 
 /** The layer list of a Sequential or functional topology. */
 function layersOf(topology) {
@@ -41,15 +42,7 @@ export function weightedLayers(artifacts) {
 
 /** weightData as one ArrayBuffer (tfjs 4 may hand over a list of buffers). */
 export function joinWeightData(weightData) {
-  if (!Array.isArray(weightData)) return weightData;
-  const total = weightData.reduce((sum, part) => sum + part.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of weightData) {
-    out.set(new Uint8Array(part), offset);
-    offset += part.byteLength;
-  }
-  return out.buffer;
+  return Array.isArray(weightData) ? concatBytes(weightData).buffer : weightData;
 }
 
 function checkFloat32(specs) {
