@@ -1,5 +1,5 @@
 import sys
 
-from exporter.cli import main
+from exporter.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

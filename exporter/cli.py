@@ -15,10 +15,12 @@ from pathlib import Path
 from exporter import __version__, gpu
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Target
 from exporter.errors import EdgeshipError
-from exporter.memory import tune_allocator
+from exporter.memory import OPTIONAL_IMPORTS, keep_out, tune_allocator
 from exporter.native_output import native_output_to_log
 
 Command = Callable[[argparse.Namespace], int]
+# Optional libraries a command does use: the demo loads its digits with scikit-learn (which needs scipy).
+USES_OPTIONAL = {"demo": {"sklearn", "scipy"}}
 
 
 def _csv_choices(choices: Sequence[str], what: str) -> Callable[[str], list[str]]:
@@ -160,10 +162,14 @@ def _quiet_python_warnings() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, lean: bool = False) -> int:
+    """Run one command. `lean` (the installed `edgeship`, `python -m exporter`) keeps the optional libraries
+    the command does not use out of this process; not for tests that call main(): they share the process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
     tune_allocator()
     args = build_parser().parse_args(argv)
+    if lean:
+        keep_out(set(OPTIONAL_IMPORTS) - USES_OPTIONAL.get(args.command, set()))
     _quiet_python_warnings()
     with native_output_to_log():
         try:
@@ -178,5 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
 
 
+def entry() -> int:
+    """The `edgeship` console script."""
+    return main(lean=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())
