@@ -1,7 +1,8 @@
 // IndexedDB and a full storage quota: a real limit (Chromium's own, lowered through CDP once the service
 // worker has cached the app) that the app's IndexedDB writes hit. A fine-tuned model that cannot be saved
 // is kept usable in the tab and says so; "Save again" saves it once there is space. A conversion that
-// cannot be queued says so and queues nothing.
+// cannot be queued says so and queues nothing when offline, and is sent at once, kept in the tab only, when
+// online.
 //
 // Chromium's IndexedDB asks the quota manager for the space left only when a write needs more than it was
 // last told, and trusts that answer, decaying, for 30 s (BucketContext::kBucketSpaceCacheTimeLimit): the
@@ -12,6 +13,7 @@ import path from "node:path";
 import { drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { shiftedDigits } from "./support/digits.js";
 import { addSamples, train } from "./support/finetune.js";
+import { serveCopy } from "./support/server.js";
 
 // The user-facing text of storageError() (app/shared/idb.js) for `what`.
 const noSpace = (what) =>
@@ -135,7 +137,7 @@ test("a fine-tuned model the quota refuses is kept usable in the tab, says so, a
   expect((await predictWith(page, variant, "cpu")).scores).toEqual(kept.scores);
 });
 
-test("a conversion the quota refuses to queue says so, queues nothing, and the saved model still works", async ({
+test("offline, a conversion the quota refuses to queue says so, queues nothing, and the saved model still works", async ({
   page,
   context,
   exportsDir,
@@ -160,4 +162,40 @@ test("a conversion the quota refuses to queue says so, queues nothing, and the s
   await drawSeven(page);
   expect((await predictWith(page, `ft:${key}`, "cpu")).scores).toHaveLength(10);
   await context.setOffline(false);
+});
+
+test("online, a conversion the quota cannot queue is sent at once, kept in the tab only, and converted", async ({
+  page,
+  exportsDir,
+}) => {
+  test.setTimeout(240_000);
+  const server = await serveCopy(exportsDir, "quota-convert"); // the conversion adds an export
+  try {
+    await page.goto(`${server.url}#finetune`);
+    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
+    await page.evaluate(() => window.edgeship.ready);
+    await waitForController(page);
+    await expect(page.locator("#view-finetune")).toHaveAttribute("data-state", "idle");
+    await addSamples(page, fewSamples(exportsDir));
+    await limitQuota(page, 1.6 * weightBytes(exportsDir)); // room to save the model, not to queue it
+    const { key } = await train(page, { epochs: 1, learningRate: 0.01, backend: "cpu", name: "sent now" });
+
+    await page.locator(`#ft-saved-table tr[data-key="${key}"] button.convert`).click();
+    await expect(page.locator("#toasts [role=status]").last()).toHaveText(
+      'No storage space to queue "sent now": it is sent now; keep this tab open until it is converted.×',
+    );
+    const item = page.locator("#ft-outbox li").first();
+    await expect(item).toHaveAttribute("data-in-tab", "true");
+    await expect(item).toHaveAttribute("data-state", "done", { timeout: 180_000 });
+    const exportId = await item.getAttribute("data-export-id");
+    expect(exportId).toMatch(/^demo-ft-\d{14}-[0-9a-f]{6}$/);
+    await expect(item.locator('tr[data-variant="tflite-int8"] a[download]')).toHaveAttribute(
+      "href",
+      new RegExp(`^/models/${exportId}/tflite/.+\\.tflite$`),
+    );
+    await expect(page.locator(`#model-select option[value="${exportId}"]`)).toHaveCount(1);
+    expect(await storedCounts(page)).toEqual({ finetuned: 1, "finetuned-data": 1, outbox: 0 });
+  } finally {
+    await server.stop();
+  }
 });

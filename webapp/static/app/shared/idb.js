@@ -39,16 +39,22 @@ export function openDb() {
   return opening;
 }
 
-/** A readable message for storage errors (the quota above all). */
+const QUOTA = "QuotaExceededError";
+
+/** A readable message for storage errors (the quota above all); a full quota keeps its name. */
 export function storageError(error, what) {
-  if (error && error.name === "QuotaExceededError") {
-    return new Error(
+  if (isQuotaError(error)) {
+    const readable = new Error(
       `not enough storage space in this browser to ${what}: delete saved models you no longer need, ` +
         "or free space on the device, and try again",
     );
+    readable.name = QUOTA;
+    return readable;
   }
   return error instanceof Error ? error : new Error(String(error));
 }
+
+export const isQuotaError = (error) => Boolean(error) && error.name === QUOTA;
 
 /**
  * Runs `work(stores)` ({name: IDBObjectStore}) in one transaction; resolves with the result of the

@@ -2,17 +2,26 @@
 // conversion asked for offline is sent when the network returns (the page calls flush() on start and on
 // `online`). No DOM and no tfjs.
 //
-// An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}}
+// An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}, inTab}
 //   state: "queued" (waiting for the network) -> "sending" -> "done" (result: the server's 201 body)
 //          | "failed" (error: the server's message; not retried on its own: the request would fail again)
-import { STORES, transact } from "./idb.js";
+//   inTab: true when the storage quota left no room to queue it while online: it is sent at once and kept
+//          in this tab only (offline, nothing could send it later, so enqueue() refuses instead).
+import { STORES, isQuotaError, transact } from "./idb.js";
 
 const STORE = STORES.outbox;
 const listeners = new Set();
+const inTab = new Map(); // id -> item, for the items kept in this tab only
 let flushing = null;
 let again = false;
 
-const put = (item) => transact([STORE], "readwrite", (s) => s[STORE].put(item), "queue the upload");
+function put(item) {
+  if (!item.inTab) {
+    return transact([STORE], "readwrite", (s) => s[STORE].put(item), "queue the upload");
+  }
+  inTab.set(item.id, item);
+  return Promise.resolve();
+}
 
 async function update(item, changes) {
   const next = { ...item, ...changes };
@@ -29,14 +38,19 @@ export function onOutboxChange(listener) {
 /** Every item, oldest first. */
 export async function listOutbox() {
   const items = await transact([STORE], "readonly", (s) => s[STORE].getAll());
-  return items.sort((a, b) => a.created.localeCompare(b.created));
+  return [...items, ...inTab.values()].sort((a, b) => a.created.localeCompare(b.created));
 }
 
 export async function removeFromOutbox(id) {
+  if (inTab.delete(id)) return;
   await transact([STORE], "readwrite", (s) => s[STORE].delete(id));
 }
 
-/** Queues a POST of multipart parts ({name: string | ArrayBuffer}); returns the item. */
+/**
+ * Queues a POST of multipart parts ({name: string | ArrayBuffer}); returns the item. With no room to
+ * queue it, online, the item is kept in this tab only (item.inTab) and flush() sends it; offline, the
+ * quota error is thrown.
+ */
 export async function enqueue({ url, key, name, parts }) {
   const item = {
     id: `${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`,
@@ -49,7 +63,13 @@ export async function enqueue({ url, key, name, parts }) {
     result: null,
     parts,
   };
-  await put(item);
+  try {
+    await put(item);
+  } catch (error) {
+    if (!isQuotaError(error) || !navigator.onLine) throw error;
+    item.inTab = true;
+    await put(item);
+  }
   for (const listener of listeners) listener(item);
   return item;
 }

@@ -73,6 +73,11 @@ export class ConversionsPanel {
       h("span", { className: `badge badge-${item.state}` }, STATE_TEXT[item.state] || item.state),
       h("span", { className: "muted small" }, ` asked ${item.created.replace("T", " ").slice(0, 16)}`),
     ];
+    if (item.inTab && item.state !== "done") {
+      children.push(
+        h("p", { className: "muted small in-tab" }, "Not stored (no storage space): kept in this tab only."),
+      );
+    }
     if (item.state === "failed") {
       children.push(h("p", { className: "error small" }, item.error));
       children.push(this.button("Retry", async () => (await retry(item.id), flush())));
@@ -88,7 +93,14 @@ export class ConversionsPanel {
     }
     return h(
       "li",
-      { dataset: { id: item.id, state: item.state, exportId: item.result ? item.result.id : "" } },
+      {
+        dataset: {
+          id: item.id,
+          state: item.state,
+          exportId: item.result ? item.result.id : "",
+          inTab: item.inTab ? "true" : "",
+        },
+      },
       ...children,
     );
   }

@@ -89,13 +89,17 @@ export class SavedPanel {
 
   async convert(item) {
     const record = await getFinetuned(item.key);
-    await enqueue({
+    const upload = await enqueue({
       url: uploadUrl(item.baseId),
       key: item.key,
       name: item.name,
       parts: uploadParts(record),
     });
-    if (!navigator.onLine)
+    if (upload.inTab)
+      toast(
+        `No storage space to queue "${item.name}": it is sent now; keep this tab open until it is converted.`,
+      );
+    else if (!navigator.onLine)
       toast(`Offline: "${item.name}" is queued and will be sent when the network returns.`);
     flush().catch((error) => reportError(error, "convert for mobile"));
   }
