@@ -313,7 +313,9 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "(the tfjs converter is given the tf-keras twin `model.h5`: its output for a Keras 3 model does not "
         "load in tfjs 4.22). Peak memory is the largest sum of RSS over the process tree, sampled every "
-        "50 ms. "
+        "50 ms. The `edgeship` process leaves out jax, pandas, scikit-learn and scipy, which TensorFlow and "
+        "Keras import only as optional extras (exporter/memory.py); the official tools' processes "
+        "import them as usual. "
         "QAT has no official one-step path: edgeship's `tflite-qat` export is timed on its own.",
         "",
     ]
