@@ -25,8 +25,8 @@ sys.exit(code)
 """
 
 
-def _run(args: list[str]) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _run(args: list[str], **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env_vars}
     return subprocess.run(
         [sys.executable, "-c", DRIVER, *args], capture_output=True, text=True, env=env, timeout=300
     )
@@ -49,3 +49,13 @@ def test_the_whole_ladder_builds_without_the_optional_libraries(tmp_path: Path) 
 
 # `edgeship demo` keeps scikit-learn and scipy (USES_OPTIONAL): tests/test_demo.py runs it through the same
 # entry point, so it fails if the demo's digits could not be loaded.
+
+
+def test_a_users_keras_backend_does_not_reach_the_export(tmp_path: Path) -> None:
+    """KERAS_BACKEND=jax, set for the user's own training, would load the model into jax (kept out here)."""
+    model = keras3_functional(tmp_path / "model.keras")
+    out = tmp_path / "out"
+    result = _run(["export", str(model), "--out", str(out), "--variants", "tflite-fp32"], KERAS_BACKEND="jax")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "imported: []"
+    assert (out / "manifest.json").is_file()
