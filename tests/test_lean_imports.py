@@ -1,5 +1,6 @@
 """The installed `edgeship` keeps the optional libraries TensorFlow and Keras would import (jax, pandas,
-scikit-learn, scipy: about 230 MB) out of an export, and the whole ladder still builds without them."""
+scikit-learn, scipy: about 230 MB) out of an export, the whole ladder still builds without them, and a
+KERAS_BACKEND meant for the user's own training does not reach it."""
 
 from __future__ import annotations
 
