@@ -4,7 +4,7 @@
 // server as a TFLite ladder that computes what the browser's model computes.
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
+import { appReady, drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { crosses, shiftedDigits } from "./support/digits.js";
 import { accuracy, addSamples, run, share, train } from "./support/finetune.js";
 import { serveCopy } from "./support/server.js";
@@ -189,8 +189,7 @@ test("Convert for mobile: queued offline, sent online, and the TFLite ladder mat
   try {
     const { train: trainSet, heldOut } = shiftedDigits(path.join(exportsDir, "demo"));
     await page.goto(`${server.url}#finetune`);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     await waitForController(page);
     await expect(page.locator("#view-finetune")).toHaveAttribute("data-state", "idle");
 
@@ -281,8 +280,7 @@ test("malformed, mismatched and oversized uploads are refused and leave the serv
   const server = await serveCopy(exportsDir, "finetune");
   try {
     await page.goto(server.url);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     const before = {
       api: await (await page.request.get(`${server.url}api/models`)).text(),
       files: listing(server.served),

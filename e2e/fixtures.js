@@ -36,11 +36,16 @@ export const test = base.extend({
 
 export { expect };
 
-/** Opens the app and waits until the models are listed and the engine has started. */
-export async function openApp(page, hash = "") {
-  await page.goto(`/${hash}`);
+/** Waits until the page's app has listed the models and started the engine (after goto, reload). */
+export async function appReady(page) {
   await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
   return page.evaluate(() => window.edgeship.ready);
+}
+
+/** Opens the app (of the shared server) and waits until it is ready. */
+export async function openApp(page, hash = "") {
+  await page.goto(`/${hash}`);
+  return appReady(page);
 }
 
 /** Waits until a service worker controls the page (after the first install it claims the page). */

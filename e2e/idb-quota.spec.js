@@ -10,7 +10,7 @@
 // that write got (gigabytes) would let the next writes through.
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
+import { appReady, drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { shiftedDigits } from "./support/digits.js";
 import { addSamples, train } from "./support/finetune.js";
 import { serveCopy } from "./support/server.js";
@@ -130,8 +130,7 @@ test("a fine-tuned model the quota refuses is kept usable in the tab, says so, a
   );
   expect(await storedCounts(page)).toEqual({ finetuned: 1, "finetuned-data": 1, outbox: 0 });
   await page.reload();
-  await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-  await page.evaluate(() => window.edgeship.ready);
+  await appReady(page);
   await page.click("#tab-infer");
   await drawSeven(page);
   expect((await predictWith(page, variant, "cpu")).scores).toEqual(kept.scores);
@@ -172,8 +171,7 @@ test("online, a conversion the quota cannot queue is sent at once, kept in the t
   const server = await serveCopy(exportsDir, "quota-convert"); // the conversion adds an export
   try {
     await page.goto(`${server.url}#finetune`);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     await waitForController(page);
     await expect(page.locator("#view-finetune")).toHaveAttribute("data-state", "idle");
     await addSamples(page, fewSamples(exportsDir));

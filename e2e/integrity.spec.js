@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { serveCopy } from "./support/server.js";
-import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
+import { appReady, drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const refused = (file) =>
   `${file} failed its integrity check (sha256 differs from the manifest): ` +
@@ -31,8 +31,7 @@ test("a tampered shard or .tflite file is refused with a clear message; other va
   });
   try {
     await page.goto(server.url);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     await waitForController(page); // the install precached the altered files as they were served
     const cached = (file) =>
       page.evaluate(

@@ -3,7 +3,7 @@
 import { cpSync } from "node:fs";
 import path from "node:path";
 import { serveCopy } from "./support/server.js";
-import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
+import { appReady, drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const QUOTA_BYTES = 1_000_000; // the app shell and runtimes alone are ~20 MB
 
@@ -15,11 +15,6 @@ const storageFull = (what) =>
 async function limitQuota(page, url) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send("Storage.overrideQuotaForOrigin", { origin: new URL(url).origin, quotaSize: QUOTA_BYTES });
-}
-
-async function ready(page) {
-  await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-  await page.evaluate(() => window.edgeship.ready);
 }
 
 async function predictsSeven(page) {
@@ -34,7 +29,7 @@ test("an install that hits the quota says so, leaves nothing behind, and the app
 }) => {
   await limitQuota(page, server.url);
   await page.goto(server.url);
-  await ready(page);
+  await appReady(page);
   const notice = page.locator('#toasts [data-kind="storage-full"]');
   await expect(notice).toHaveText(storageFull("the app"));
   await expect(page.locator("#toasts [role=alert]")).toHaveCount(0);
@@ -54,12 +49,12 @@ test("a full cache while the app runs: responses still arrive, the page says onc
   );
   try {
     await page.goto(server.url);
-    await ready(page);
+    await appReady(page);
     await waitForController(page);
 
     await limitQuota(page, server.url); // now far below what the caches hold
     await page.reload();
-    await ready(page);
+    await appReady(page);
     const notice = page.locator('#toasts [data-kind="storage-full"]');
     await expect(notice).toHaveText(storageFull("the model list"));
 

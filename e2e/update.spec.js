@@ -3,7 +3,7 @@
 import { cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { serveCopy } from "./support/server.js";
-import { drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
+import { appReady, drawSeven, expect, predictWith, test, waitForController } from "./fixtures.js";
 
 const NEW_CREATED = "2030-01-02T03:04:05+00:00";
 
@@ -15,8 +15,7 @@ test("a replaced export shows Update available and runs after the user accepts",
   const { dir, served } = server;
   try {
     await page.goto(server.url);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     await waitForController(page);
     const before = await page.locator("#model-info").getAttribute("data-created");
     expect(before).not.toBe(NEW_CREATED);
@@ -38,8 +37,7 @@ test("a replaced export shows Update available and runs after the user accepts",
     await page.screenshot({ path: test.info().outputPath("update-available.png") });
 
     await Promise.all([page.waitForEvent("load"), page.click("#update-accept")]);
-    await page.waitForFunction(() => window.edgeship && window.edgeship.ready);
-    await page.evaluate(() => window.edgeship.ready);
+    await appReady(page);
     await expect(page.locator("#model-info")).toHaveAttribute("data-created", NEW_CREATED);
     await expect(page.locator("#update-banner")).toBeHidden();
     await drawSeven(page);
