@@ -207,10 +207,8 @@ def _plan(
 
 def _reference(source: LoadedModel, valid: Rows, samples: Dataset | None) -> Reference:
     """The float model's outputs on the validation inputs, with their labels when the data has them."""
-    if samples is None:
-        return Reference(valid.map(source.predict), None, "random")
-    labels = None if samples.y is None else samples.y[: len(valid)]
-    return Reference(valid.map(source.predict), labels, samples.role)
+    labels = None if samples is None or samples.y is None else samples.y[: len(valid)]
+    return Reference(valid.map(source.predict), labels, samples.role if samples else "random")
 
 
 def _random_inputs(source: LoadedModel) -> np.ndarray:
