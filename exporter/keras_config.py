@@ -1,8 +1,7 @@
-"""What every part that reads a serialised Keras model shares: the walk over its layers and their names."""
+"""What every part that reads a serialised Keras model shares: where layers nest, and their names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 Config = dict[str, Any]
@@ -14,21 +13,6 @@ NESTED_LAYER_KEYS = ("layer", "backward_layer", "cell", "cells")
 
 # Keys that only describe how Keras 3 (de)serialises an object; tf-keras and tfjs-layers read none of them.
 SERIALISATION_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
-
-
-def iter_layer_entries(entry: Config) -> Iterator[Config]:
-    """Depth-first over a serialised layer and every layer inside it (nested models, wrapped layers)."""
-    yield entry
-    inner = entry.get("config")
-    if not isinstance(inner, dict):
-        return
-    children: list[Any] = list(inner.get("layers") or [])
-    for key in NESTED_LAYER_KEYS:
-        value = inner.get(key)
-        children.extend(value if isinstance(value, list) else [value])
-    for child in children:
-        if isinstance(child, dict) and "class_name" in child:
-            yield from iter_layer_entries(child)
 
 
 def entry_name(entry: Config) -> str:

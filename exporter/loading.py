@@ -1,13 +1,13 @@
 """Load a model in safe mode: a Keras 3 `.keras`, a tf-keras `.h5`/`.keras`, or a SavedModel folder.
 
-The model's config is read and checked (`keras_compat.scan_config`) before anything is deserialised, so
-a Lambda or a custom layer is refused by name before any code from the file could run.
+The model's config is read within bounds (`limits`: member sizes, JSON depth) and checked whole
+(`safe_mode.scan_config`) before anything is deserialised, so a Lambda or a custom class, wherever it sits
+in the config, is refused by name before any code from the file could run.
 """
 
 from __future__ import annotations
 
 import gc
-import json
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +17,14 @@ from typing import Any, Literal
 import numpy as np
 
 from exporter.errors import ModelLoadError, UnsupportedModelError
+from exporter.limits import (
+    MAX_CONFIG_BYTES,
+    MAX_METADATA_BYTES,
+    ContentError,
+    check_members,
+    parse_json_object,
+    read_member,
+)
 from exporter.safe_mode import scan_config
 from exporter.tflite_runtime import chunk_size
 
@@ -68,7 +76,9 @@ def load_model(path: Path) -> LoadedModel:
     if not path.exists():
         raise ModelLoadError(f"no model at {path}; give a .keras file, a .h5 file or a SavedModel folder")
     if path.is_dir():
-        return _load_saved_model(path)
+        from exporter.saved_model import load_saved_model  # imported here: it imports this module
+
+        return load_saved_model(path)
     if path.stat().st_size == 0:
         raise ModelLoadError(f"{path} is empty (0 bytes); export the model again")
     suffix = path.suffix.lower()
@@ -84,11 +94,14 @@ def load_model(path: Path) -> LoadedModel:
 def _load_keras_file(path: Path) -> LoadedModel:
     try:
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read("config.json"))
+            config = parse_json_object(read_member(archive, "config.json", MAX_CONFIG_BYTES), "config.json")
             metadata = (
-                json.loads(archive.read("metadata.json")) if "metadata.json" in archive.namelist() else {}
+                parse_json_object(read_member(archive, "metadata.json", MAX_METADATA_BYTES), "metadata.json")
+                if "metadata.json" in archive.namelist()
+                else {}
             )
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as error:
+            check_members(archive)  # the weights, before Keras inflates them
+    except (zipfile.BadZipFile, KeyError, ContentError, OSError, EOFError) as error:
         raise ModelLoadError(
             f"{path} is not a readable .keras file ({_reason(error)}); save the model again with model.save()"
         ) from None
@@ -110,17 +123,22 @@ def _load_h5(path: Path) -> LoadedModel:
 
     try:
         with h5py.File(path, "r") as h5:
-            raw = h5.attrs.get("model_config")
+            raw = _h5_model_config(h5)
             version = str(h5.attrs.get("keras_version", "2"))
-    except OSError as error:
+    except (OSError, TypeError) as error:  # TypeError: an attribute of a type h5py cannot read
         raise ModelLoadError(
             f"{path} is not a readable HDF5 file ({_reason(error)}); save it again"
         ) from None
+    except ContentError as error:
+        raise _unreadable_h5(path, error) from None
     if raw is None:
         raise ModelLoadError(
             f"{path} holds weights only, no model; save the whole model with model.save('model.h5')"
         )
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    try:
+        config = parse_json_object(raw, "its model_config")
+    except ContentError as error:
+        raise _unreadable_h5(path, error) from None
     if version.startswith("3."):
         scan_config(config, "keras3")
 
@@ -134,60 +152,26 @@ def _load_h5(path: Path) -> LoadedModel:
     return _from_keras(path, "tf_keras", lambda: _tf_keras().models.load_model(path, compile=False))
 
 
-def _load_saved_model(path: Path) -> LoadedModel:
-    if not (path / "saved_model.pb").is_file():
-        raise ModelLoadError(
-            f"{path} is a folder but not a SavedModel (no saved_model.pb); give a SavedModel folder, "
-            "a .keras file or a .h5 file"
-        )
-    metadata = path / "keras_metadata.pb"
-    if metadata.is_file():
-        scan_config(_keras_metadata_config(metadata), "tf_keras")
-        return _from_keras(path, "tf_keras", lambda: _tf_keras().models.load_model(path, compile=False))
-    import tensorflow as tf
-
-    try:
-        loaded = tf.saved_model.load(str(path))
-        signature = loaded.signatures["serving_default"]
-    except KeyError:
-        raise ModelLoadError(f"{path} has no 'serving_default' signature; export it with one") from None
-    except Exception as error:
-        raise ModelLoadError(f"{path} could not be loaded as a SavedModel ({_reason(error)})") from None
-    inputs = signature.structured_input_signature[1]
-    outputs = signature.structured_outputs
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise UnsupportedModelError(
-            f"{path} has {len(inputs)} inputs and {len(outputs)} outputs; edgeship exports models with "
-            "one input and one output"
-        )
-    (in_name, in_spec), (out_name, out_spec) = next(iter(inputs.items())), next(iter(outputs.items()))
-
-    def call(x: np.ndarray, batch_size: int) -> np.ndarray:
-        batches = (x[i : i + batch_size] for i in range(0, len(x), batch_size))
-        return np.concatenate(
-            [signature(**{in_name: tf.constant(b, in_spec.dtype)})[out_name].numpy() for b in batches]
-        )
-
-    return LoadedModel(
-        kind="savedmodel",
-        path=path,
-        keras_model=loaded,
-        input=TensorInfo(in_name, tuple(in_spec.shape.as_list()), in_spec.dtype.name),
-        output=TensorInfo(out_name, tuple(out_spec.shape.as_list()), out_spec.dtype.name),
-        _call=call,
-    )
+def _unreadable_h5(path: Path, error: ContentError) -> ModelLoadError:
+    return ModelLoadError(f"{path} is not a readable Keras .h5 file ({error}); save the model again")
 
 
-def _keras_metadata_config(metadata: Path) -> dict[str, Any]:
-    from tf_keras.src.protobuf import saved_metadata_pb2
+def _h5_model_config(h5: Any) -> bytes | None:
+    """The `model_config` attribute if it is one string; its shape and type are read before its data."""
+    import h5py
 
-    proto = saved_metadata_pb2.SavedMetadata()
-    try:
-        proto.ParseFromString(metadata.read_bytes())
-        root = next(node for node in proto.nodes if node.node_path == "root")
-        return dict(json.loads(root.metadata)["config"])
-    except Exception as error:
-        raise ModelLoadError(f"{metadata} is corrupt ({_reason(error)}); save the model again") from None
+    if "model_config" not in h5.attrs:
+        return None
+    attribute = h5.attrs.get_id("model_config")
+    if attribute.shape != ():
+        shape = "no data" if attribute.shape is None else f"an array of shape {attribute.shape}"
+        raise ContentError(f"its model_config attribute holds {shape}, not one JSON string")
+    if attribute.dtype.kind != "S" and h5py.check_string_dtype(attribute.dtype) is None:
+        raise ContentError(f"its model_config attribute holds {attribute.dtype} data, not a JSON string")
+    raw = h5.attrs["model_config"]  # a scalar string: its bytes are in the file, so bounded by its size
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ContentError(f"its model_config is over the {MAX_CONFIG_BYTES // 2**20} MiB limit for it")
+    return raw.encode() if isinstance(raw, str) else bytes(raw)
 
 
 def _from_keras(path: Path, kind: ModelKind, load: Callable[[], Any]) -> LoadedModel:
