@@ -36,6 +36,26 @@ def _csv_choices(choices: Sequence[str], what: str) -> Callable[[str], list[str]
     return parse
 
 
+def _folder(text: str) -> Path:
+    """An output folder path; argparse's own Path would read "" as the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path names no folder; give a folder path")
+    return Path(text)
+
+
+def _port(text: str) -> int:
+    """A TCP port; out of range, socket libraries may wrap it or pick one at random instead of failing."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text} is not a port; give a number from 1 to 65535 (or 0 for any free port)"
+        )
+    return port
+
+
 def _run_export(args: argparse.Namespace) -> int:
     from exporter.pipeline import ExportOptions, export
 
@@ -98,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "model", type=Path, help="a Keras 3 .keras file, a tf-keras .h5 file, or a SavedModel"
     )
-    export.add_argument("--out", type=Path, required=True, help="export folder (replaced only on success)")
+    export.add_argument("--out", type=_folder, required=True, help="export folder (replaced only on success)")
     export.add_argument(
         "--variants",
         type=_csv_choices(list(VARIANTS), "variant"),
@@ -131,18 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", parents=[gpu_options], help="train the digits CNN and export the whole ladder"
     )
-    demo.add_argument("--out", type=Path, default=Path("dist/demo"), help="export folder (default dist/demo)")
+    demo.add_argument(
+        "--out", type=_folder, default=Path("dist/demo"), help="export folder (default dist/demo)"
+    )
     demo.set_defaults(func=_run_demo)
 
     serve = sub.add_parser("serve", help="serve exports as an offline web app")
     serve.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
     serve.set_defaults(func=_run_serve)
 
     site = sub.add_parser("build-site", help="write the app and the exports as a static site for any host")
     site.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
-    site.add_argument("out", type=Path, help="the site folder to write (replaced only on success)")
+    site.add_argument("out", type=_folder, help="the site folder to write (replaced only on success)")
     site.set_defaults(func=_run_build_site)
 
     gpu_cmd = sub.add_parser("gpu", parents=[gpu_options], help="show GPUs and the memory configuration")

@@ -1,7 +1,9 @@
 """`edgeship export`: load, fold, convert every variant, validate, write manifest and report, publish.
 
-Order of work: every check that can fail fast (output folder, model, data, requested variants) runs before
-any conversion; the export is built in a staging folder and replaces DIR only when it succeeded.
+Order of work: every check that can fail fast runs before any conversion, and those that need no model
+(options, the output folder, the data files' headers) before the model is loaded. A refusal creates
+nothing: the folders above DIR, its lock and staging folder are made only once the model, the data and the
+variants to build are known good. The export replaces DIR only when it succeeded with at least one variant.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import hashlib
 import json
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,11 +22,11 @@ import numpy as np
 from exporter import __version__
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
-from exporter.data import ArrayRows, Dataset, Rows, load_dataset
+from exporter.data import ArrayRows, Dataset, Rows, fit_dataset, inspect_dataset
 from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError
 from exporter.loading import LoadedModel, load_model
 from exporter.memory import release_memory
-from exporter.outdir import staged_output
+from exporter.outdir import EXPORT_RULE, check_replaceable, staged_output
 from exporter.progress import Progress
 from exporter.report import Row, fill_percentages, report_json, table
 from exporter.targets import CONVERTERS
@@ -66,21 +68,35 @@ class ExportResult:
 
 def export(options: ExportOptions) -> ExportResult:
     progress = Progress(quiet=options.quiet)
+    # Checks that read no model and create nothing: options, the output folder, the data files' layout.
     _check_options(options)
-    with staged_output(options.out) as staging:
-        progress.step(f"loading {options.model}")
-        source = load_model(options.model)
-        _check_finite_weights(source)
-        classes = _num_classes(source)
-        calibration = _dataset(options.calibration, "calibration", source, classes, need_labels=False)
-        evaluation = _dataset(options.eval, "eval", source, classes, need_labels=True)
-        train = _dataset(options.train, "train", source, classes, need_labels=True)
-        if calibration is None and train is not None:
-            progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
-            calibration = Dataset("train", train.x, None, train.x_range)
-        inference_model, folded, keras_problem = _inference_model(source, options.fold_bn, progress)
-        plan = _plan(options, calibration, train, keras_problem)
+    rule = replace(EXPORT_RULE, inputs=_inputs(options))
+    check_replaceable(options.out, rule)
+    files = {
+        role: inspect_dataset(path, role, need_labels=role != "calibration")
+        for role, path in (
+            ("calibration", options.calibration),
+            ("eval", options.eval),
+            ("train", options.train),
+        )
+        if path is not None
+    }
+    progress.step(f"loading {options.model}")
+    source = load_model(options.model)
+    _check_finite_weights(source)
+    classes = _num_classes(source)
+    calibration, evaluation, train = (
+        fit_dataset(files[role], source.input, classes) if role in files else None
+        for role in ("calibration", "eval", "train")
+    )
+    if calibration is None and train is not None:
+        progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
+        calibration = Dataset("train", train.x, None, train.x_range)
+    inference_model, folded, keras_problem = _inference_model(source, options.fold_bn, progress)
+    plan = _plan(options, calibration, train, keras_problem)
+    _check_something_to_build(options, plan)
 
+    with staged_output(options.out, rule) as staging:
         samples = evaluation or calibration or train
         if samples is None:
             progress.step(
@@ -117,6 +133,27 @@ def export(options: ExportOptions) -> ExportResult:
     return ExportResult(exit_code=0, out=options.out, rows=rows, manifest=manifest)
 
 
+def _inputs(options: ExportOptions) -> tuple[tuple[str, Path], ...]:
+    """What the output folder must never be nor hold: the model and the data it is read from."""
+    data = [("--calibration", options.calibration), ("--eval", options.eval), ("--train", options.train)]
+    return (("the model", options.model), *((f"the {flag} data", p) for flag, p in data if p is not None))
+
+
+def _check_something_to_build(options: ExportOptions, plan: list[tuple[VariantSpec, str | None]]) -> None:
+    """An export without a single variant would replace a working one with nothing: refuse it instead."""
+    if any(reason is None for _, reason in plan):
+        return
+    by_reason: dict[str, list[str]] = {}
+    for spec, reason in plan:
+        by_reason.setdefault(str(reason), []).append(spec.id)
+    reasons = "; ".join(f"{', '.join(ids)}: {reason}" for reason, ids in by_reason.items())
+    hint = "add tflite to --targets" if Target.TFLITE not in options.targets else "give the data they need"
+    raise UnsupportedModelError(
+        f"no variant can be built for --targets {','.join(options.targets)}, so {options.out} was left as "
+        f"it was: {reasons}; {hint}"
+    )
+
+
 def _check_options(options: ExportOptions) -> None:
     if options.qat_epochs < 1:
         raise DataError(f"--qat-epochs {options.qat_epochs}: give at least 1 epoch")
@@ -149,14 +186,6 @@ def _check_finite_weights(source: LoadedModel) -> None:
 def _num_classes(source: LoadedModel) -> int | None:
     shape = source.output.shape
     return int(shape[-1]) if len(shape) == 2 and shape[-1] and shape[-1] > 1 else None
-
-
-def _dataset(
-    path: Path | None, role: str, source: LoadedModel, classes: int | None, need_labels: bool
-) -> Dataset | None:
-    if path is None:
-        return None
-    return load_dataset(path, role, source.input, classes, need_labels)
 
 
 def _inference_model(

@@ -232,13 +232,13 @@ def error_lines(stderr: str) -> list[str]:
 def _previous_export(tmp_path: Path) -> Path:
     out = tmp_path / "out"
     out.mkdir()
-    (out / "manifest.json").write_text('{"previous": true}')
+    (out / "manifest.json").write_text('{"format": "edgeship-export", "previous": true}')
     return out
 
 
 def _assert_untouched(out: Path) -> None:
     assert [p.name for p in out.iterdir()] == ["manifest.json"]
-    assert (out / "manifest.json").read_text() == '{"previous": true}'
+    assert (out / "manifest.json").read_text() == '{"format": "edgeship-export", "previous": true}'
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
 
 
