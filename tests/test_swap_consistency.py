@@ -37,6 +37,8 @@ def _publish(out: Path, version: int) -> None:
         )
         manifest = {
             "format": "edgeship-export", "format_version": 1, "name": "m", "version": version,
+            "input": {"name": "x", "shape": [None, 8, 8, 1], "dtype": "float32"},
+            "output": {"name": "y", "shape": [None, 10], "dtype": "float32"},
             "variants": {"tfjs-fp32": {"target": "tfjs", "precision": "fp32", "entry": files[2]["path"], "files": files}},
         }  # fmt: skip
         (staging / "manifest.json").write_text(json.dumps(manifest))

@@ -1,10 +1,14 @@
 """POST /api/models/<id>/finetuned: a model fine-tuned in the browser comes back as a new export.
 
 The request format is in docs/FINETUNE_API.md. Order of work: find the base export (404), make sure there is
-a folder of exports to add to (409), refuse a body over the limit before reading it (413), check every part
-in memory (`finetune_validation`, 400/413), and only then build the tf-keras model in a temporary folder
-outside the served one and run the exporter, which publishes the new export atomically under a new id.
-One export runs at a time; a second upload waits for the first.
+a folder of exports to add to (409) with room for one more (`finetune_store`, 507), refuse a body over the
+limit before reading it (413), take a place in the conversion queue (503), check every part in memory
+(`finetune_validation`, 400/413), and only then build the tf-keras model in a temporary folder outside the
+served one and run the exporter, which publishes the new export atomically under a new id.
+
+One export runs at a time, and at most FINETUNE_WAITING uploads wait for it: each waiting upload holds one
+of waitress' threads, and those threads also serve the pages, so an upload beyond that is refused at once
+with a 503 and Retry-After (the app's outbox sends it again then).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import re
 import secrets
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,9 +34,10 @@ from werkzeug.exceptions import (
     InternalServerError,
     NotFound,
     RequestEntityTooLarge,
+    ServiceUnavailable,
 )
 
-from webapp import exports
+from webapp import exports, finetune_store
 from webapp.finetune_validation import (
     BASE_VARIANT,
     PARTS,
@@ -57,6 +64,7 @@ SINGLE_EXPORT = (
 EXPORT_FAILED = "converting the fine-tuned model failed on the server; nothing was stored"
 NOT_REBUILT = "the fine-tuned model could not be rebuilt from the base model's topology; nothing was stored"
 _FINETUNED_SUFFIX = re.compile(r"(-ft-\d{14}-[0-9a-f]{6})+$")
+RETRY_AFTER_S = 30
 _EXPORT_LOCK = threading.Lock()
 
 
@@ -64,6 +72,33 @@ class ExportFailed(HTTPException):
     """A 500 whose fixed message reaches the client (the error handler hides InternalServerError's text)."""
 
     code = 500
+
+
+class _Queue:
+    """Counts the uploads admitted: the one converting (it holds _EXPORT_LOCK) and those waiting for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.admitted = 0
+
+    @contextmanager
+    def place(self, waiting: int) -> Iterator[None]:
+        with self._lock:
+            if self.admitted > waiting:
+                raise ServiceUnavailable(
+                    f"the server is converting other uploads (1 converting, {self.admitted - 1} waiting); "
+                    f"send this one again in {RETRY_AFTER_S} s (the app does so by itself)",
+                    retry_after=RETRY_AFTER_S,
+                )
+            self.admitted += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.admitted -= 1
+
+
+QUEUE = _Queue()
 
 
 @bp.post("/api/models/<model_id>/finetuned")
@@ -75,18 +110,20 @@ def finetuned(model_id: str) -> tuple[Response, int, dict[str, str]]:
         raise NotFound("no export with this id")
     if (root / exports.MANIFEST).is_file():
         raise Conflict(SINGLE_EXPORT)
+    finetune_store.check_room(root)
     base = _base(loaded)
     limit = limits(base)
     if request.content_length is not None and request.content_length > limit.total:
         raise RequestEntityTooLarge(too_large(request.content_length, base))
-    # The model JSON may come as a plain form field; let it be as large as its own limit allows.
-    request.max_form_memory_size = limit.model_json
-    try:
-        upload = validate(base, *(_part(name) for name in PARTS))
-    except UploadRejected as rejected:
-        error = RequestEntityTooLarge if rejected.status == 413 else BadRequest
-        raise error(str(rejected)) from None
-    export_id = export_finetuned(upload, base, root)
+    with QUEUE.place(int(current_app.config["FINETUNE_WAITING"])):
+        # The model JSON may come as a plain form field; let it be as large as its own limit allows.
+        request.max_form_memory_size = limit.model_json
+        try:
+            upload = validate(base, *(_part(name) for name in PARTS))
+        except UploadRejected as rejected:
+            error = RequestEntityTooLarge if rejected.status == 413 else BadRequest
+            raise error(str(rejected)) from None
+        export_id = export_finetuned(upload, base, root)
     created = exports.load(export_id, root / export_id)
     if created is None:  # the exporter wrote a manifest it cannot read back: a bug
         raise InternalServerError()
@@ -153,8 +190,10 @@ def new_id(base_id: str, root: Path) -> str:
 def export_finetuned(upload: Upload, base: Base, root: Path) -> str:
     """Build the checked upload as a tf-keras model and export the TFLite/TFJS ladder; returns the new id."""
     with _EXPORT_LOCK, tempfile.TemporaryDirectory(prefix="edgeship-finetune-") as work:
+        finetune_store.check_room(root)  # again: the uploads that waited before this one may have filled it
         export_id = new_id(base.id, root)
-        model_path = Path(work) / "model.h5"
+        finetune_store.write_marker(Path(work) / "source", export_id, base.id)
+        model_path = Path(work) / finetune_store.SOURCE_FILE
         calibration = Path(work) / "calibration.npz"
         try:
             build_model(upload).save(model_path)
@@ -162,11 +201,13 @@ def export_finetuned(upload: Upload, base: Base, root: Path) -> str:
             log.warning("fine-tune of %s: rebuilding the model failed: %s", base.id, error)
             raise BadRequest(NOT_REBUILT) from None
         np.savez(calibration, x=upload.samples)
-        _run_export(upload, base, model_path, calibration, root / export_id)
+        _run_export(upload, base, model_path, calibration, root / export_id, Path(work) / "source")
         return export_id
 
 
-def _run_export(upload: Upload, base: Base, model: Path, calibration: Path, out: Path) -> None:
+def _run_export(
+    upload: Upload, base: Base, model: Path, calibration: Path, out: Path, source_folder: Path
+) -> None:
     from exporter.errors import EdgeshipError
     from exporter.pipeline import ExportOptions, export
 
@@ -179,6 +220,7 @@ def _run_export(upload: Upload, base: Base, model: Path, calibration: Path, out:
         labels=upload.labels,
         preprocessing=base.preprocessing,
         allow_degraded=True,
+        source_folder=source_folder,  # the marker that lets DELETE /api/models/<id> remove it again
         quiet=True,
     )
     try:

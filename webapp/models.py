@@ -39,7 +39,7 @@ def list_models() -> Response:
 @bp.get("/models/<model_id>/<path:relative>")
 def model_file(model_id: str, relative: str) -> Response:
     folder = exports.export_folders(exports_dir()).get(model_id)
-    if folder is None:
+    if folder is None or exports.load(model_id, folder) is None:  # as /api/models: no malformed export
         raise NotFound()
     path = resolve_inside(folder, relative)
     # Judged on the resolved path, so tflite/../source/model.keras cannot reach what is not served.

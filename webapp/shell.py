@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
@@ -49,12 +50,18 @@ def static_file(relative: str) -> Response:
     return send(path)
 
 
-def models_line(exports_dir: Path) -> str:
-    """`self.__EDGESHIP_MODELS__ = {"default": id, "files": [{"url", "revision"}, ...]};` for the worker."""
-    loaded = {export.id: export for export in exports.load_all(exports_dir)}
-    default = exports.default_id(list(loaded))
-    files = exports.precache_entries(loaded[default]) if default is not None else []
-    payload = json.dumps({"default": default, "files": files}, separators=(",", ":"))
+def models_line(
+    default: exports.Export | None, published: Mapping[str, list[exports.PublishedFile]] | None = None
+) -> str:
+    """`self.__EDGESHIP_MODELS__ = {"default": id, "files": [{"url", "revision"}, ...]};` for the worker.
+
+    `published` (files by export id) lets build-site pass the lists it copies, so that each file left out
+    is named once; without it the default export's files are looked up afresh.
+    """
+    files = None if published is None or default is None else published[default.id]
+    entries = exports.precache_entries(default, files) if default is not None else []
+    chosen = default.id if default is not None else None
+    payload = json.dumps({"default": chosen, "files": entries}, separators=(",", ":"))
     return f"self.__EDGESHIP_MODELS__ = {payload};\n"
 
 
@@ -63,7 +70,8 @@ def service_worker() -> Response:
     built = static_dir() / SW_JS
     if not built.is_file():
         raise ServiceUnavailable(SW_NOT_BUILT)
-    body = models_line(Path(current_app.config["EXPORTS_DIR"])).encode() + built.read_bytes()
+    loaded = exports.load_all(Path(current_app.config["EXPORTS_DIR"]))
+    body = models_line(exports.default_export(loaded)).encode() + built.read_bytes()
     response = Response(body, mimetype="text/javascript")
     # A strong ETag over exactly the bytes sent: it changes when either the worker or the export changes.
     response.set_etag(hashlib.sha256(body).hexdigest())

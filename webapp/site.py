@@ -6,6 +6,10 @@ export's served files under `/models/<id>/`. The headers the app needs (cross-or
 Content-Security-Policies, caching) are written beside it as `_headers` (Netlify / Cloudflare Pages format)
 and `_nginx.conf` (to include in an nginx `server {}` whose root is OUT). Only "Convert for mobile" needs the
 Flask API; on a static host the app says so.
+
+The site publishes exactly what the server would (the rules are in webapp/exports.py): no file reached by a
+symlink that leads out of its export, no export folder that is a symlink leading out of DIR, no export whose
+manifest is malformed. Each one left out is named in a warning line on stderr, and the rest is published.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from exporter.errors import ServeError
-from exporter.outdir import staged_output
+from exporter.outdir import SITE_MARKER, SITE_RULE, check_replaceable, staged_output
 from webapp import exports
 from webapp.files import IMMUTABLE, REVALIDATE
 from webapp.security import (
@@ -52,16 +56,23 @@ class Site:
 
 
 def build_site(exports_dir: Path, out: Path, static_dir: Path = STATIC_DIR) -> Site:
+    # OUT is replaced whole: only an empty folder or a site edgeship built, never one holding the exports.
+    rule = replace(SITE_RULE, inputs=(("the exports folder", exports_dir),))
+    rule = replace(rule, outside=rule.inputs)
+    check_replaceable(out, rule)
     loaded = exports.load_all(exports_dir)
     if not loaded:
         raise ServeError(f"{exports_dir} holds no export (no manifest.json); run `edgeship export` first")
     if not (static_dir / SW_JS).is_file():
         raise ServeError("the web app is not built (no service worker); run make setup")
-    with staged_output(out) as staging:
+    with staged_output(out, rule) as staging:
         shutil.copytree(static_dir, staging, dirs_exist_ok=True, ignore=_not_served(static_dir))
-        (staging / SW_JS).write_bytes(models_line(exports_dir).encode() + (static_dir / SW_JS).read_bytes())
+        # Looked up once for /sw.js and the copy alike, so each file left out is named in one warning.
+        published = {export.id: exports.published_files(export) for export in loaded}
+        line = models_line(exports.default_export(loaded), published)
+        (staging / SW_JS).write_bytes(line.encode() + (static_dir / SW_JS).read_bytes())
         for export in loaded:
-            _copy_export(export, staging / "models" / export.id)
+            _copy_export(published[export.id], staging / "models" / export.id)
         models = {
             "models": [{"id": e.id, "manifest": e.manifest, "report": e.report} for e in loaded],
             "default": exports.default_id([e.id for e in loaded]),
@@ -70,6 +81,7 @@ def build_site(exports_dir: Path, out: Path, static_dir: Path = STATIC_DIR) -> S
         (staging / "api" / "models").write_text(json.dumps(models))
         (staging / "_headers").write_text(netlify_headers())
         (staging / "_nginx.conf").write_text(nginx_snippet())
+        (staging / SITE_MARKER).write_text(json.dumps({"format": "edgeship-site", "version": 1}))
         count = sum(1 for p in staging.rglob("*") if p.is_file())
     return Site(out=out, exports=[e.id for e in loaded], files=count)
 
@@ -83,16 +95,12 @@ def _not_served(static_dir: Path) -> Callable[[str, list[str]], set[str]]:
     return ignore
 
 
-def _copy_export(export: exports.Export, target: Path) -> None:
-    for relative in [
-        exports.MANIFEST,
-        exports.REPORT,
-        *(r for r, _ in exports.manifest_files(export.manifest)),
-    ]:
-        source = export.path / relative
-        if source.is_file() and exports.is_served(relative):
-            (target / relative).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / relative)
+def _copy_export(files: list[exports.PublishedFile], target: Path) -> None:
+    """Copy what the server would answer for each file: its bytes, never a link (published_files has
+    followed it, inside the export only, and named each file it left out)."""
+    for file in files:
+        (target / file.relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file.path, target / file.relative)
 
 
 def _security(csp: str | None) -> dict[str, str]:

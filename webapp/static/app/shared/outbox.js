@@ -2,9 +2,12 @@
 // conversion asked for offline is sent when the network returns (the page calls flush() on start and on
 // `online`). No DOM and no tfjs.
 //
-// An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}, inTab}
+// An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}, inTab,
+//           retryAt}
 //   state: "queued" (waiting for the network) -> "sending" -> "done" (result: the server's 201 body)
 //          | "failed" (error: the server's message; not retried on its own: the request would fail again)
+//          | "queued" again with retryAt (an ISO time) and error set, when the server answered 503: busy
+//            converting other uploads; it is sent again at retryAt (the server's Retry-After), by itself.
 //   inTab: true when the storage quota left no room to queue it while online: it is sent at once and kept
 //          in this tab only (offline, nothing could send it later, so enqueue() refuses instead).
 import { STORES, isQuotaError, transact } from "./idb.js";
@@ -14,6 +17,30 @@ const listeners = new Set();
 const inTab = new Map(); // id -> item, for the items kept in this tab only
 let flushing = null;
 let again = false;
+let retryTimer = null;
+
+const RETRY_DEFAULT_S = 30;
+const RETRY_MAX_S = 600;
+
+/** Seconds a Retry-After header asks for (seconds or an HTTP date), within 1 s .. 10 min. */
+function retryAfterSeconds(header) {
+  let seconds = Number(header);
+  if (header && !Number.isFinite(seconds)) seconds = (Date.parse(header) - Date.now()) / 1000;
+  if (!header || !Number.isFinite(seconds)) seconds = RETRY_DEFAULT_S;
+  return Math.min(RETRY_MAX_S, Math.max(1, Math.ceil(seconds)));
+}
+
+/** A flush at `when` (ms since the epoch); the page's own flushes (start, `online`) still run meanwhile. */
+function flushAt(when) {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(
+    () => {
+      retryTimer = null;
+      flush().catch((error) => console.error("upload retry", error));
+    },
+    Math.max(0, when - Date.now()),
+  );
+}
 
 function put(item) {
   if (!item.inTab) {
@@ -76,7 +103,7 @@ export async function enqueue({ url, key, name, parts }) {
 
 export async function retry(id) {
   const item = (await listOutbox()).find((candidate) => candidate.id === id);
-  if (item && item.state === "failed") await update(item, { state: "queued", error: null });
+  if (item && item.state === "failed") await update(item, { state: "queued", error: null, retryAt: null });
 }
 
 function formOf(parts) {
@@ -101,9 +128,16 @@ async function send(item) {
   } catch {
     body = null;
   }
-  if (response.ok) return update(item, { state: "done", result: body, parts: null });
+  if (response.ok) return update(item, { state: "done", result: body, parts: null, retryAt: null });
   const message = (body && body.error) || `HTTP ${response.status}`;
-  return update(item, { state: "failed", error: `${response.status}: ${message}` });
+  if (response.status === 503) {
+    // Busy with other uploads (or not up yet): this one is fine, it only has to come back later.
+    const when = Date.now() + 1000 * retryAfterSeconds(response.headers.get("Retry-After"));
+    flushAt(when);
+    const retryAt = new Date(when).toISOString();
+    return update(item, { state: "queued", error: `${response.status}: ${message}`, retryAt });
+  }
+  return update(item, { state: "failed", error: `${response.status}: ${message}`, retryAt: null });
 }
 
 async function flushOnce() {
@@ -111,7 +145,12 @@ async function flushOnce() {
     // "sending" left over from a page closed mid-upload is sent again.
     if (item.state !== "queued" && item.state !== "sending") continue;
     if (!navigator.onLine) return;
-    const sent = await send(await update(item, { state: "sending" }));
+    const retryAt = item.retryAt ? Date.parse(item.retryAt) : 0;
+    if (retryAt > Date.now()) {
+      flushAt(retryAt); // the server asked us to wait: so do the items after it (it is busy for them too)
+      return;
+    }
+    const sent = await send(await update(item, { state: "sending", retryAt: null }));
     if (sent.state === "queued") return;
   }
 }
