@@ -10,9 +10,13 @@ PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup demo serve test test-py test-e2e lint format bench clean
+.PHONY: setup browsers demo serve test test-py test-e2e lint format bench clean
 
-setup: $(VENV)/.installed node_modules/.installed /usr/bin/chromium /usr/sbin/nginx webapp/static/vendor/.installed
+# What `make demo` and `make lint` need: no apt, no sudo.
+setup: $(VENV)/.installed node_modules/.installed webapp/static/vendor/.installed
+
+# Only the browser tests (and the bench's browser figures) need Debian's Chromium and nginx.
+browsers: /usr/bin/chromium /usr/sbin/nginx
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,9 +25,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	@touch $@
 
 node_modules/.installed: package-lock.json package.json
-	# npm 11 `npm ci` rejects this lock over rollup's per-platform optional packages; `npm install`
-	# installs exactly the versions the committed lock pins.
-	npm install --no-audit --no-fund --loglevel=error
+	# `npm ci`: exactly the committed lock, which is never rewritten (it lists every platform's optional
+	# packages, rollup's included, so no machine adds its own).
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 # Debian's Chromium: Playwright cannot download its own browser here.
@@ -54,10 +58,10 @@ serve: setup
 
 test: setup lint test-py test-e2e
 
-test-py: setup
+test-py: setup browsers /usr/bin/wrk  # the bench smoke test drives Chromium and wrk too
 	$(BIN)/pytest -q
 
-test-e2e: setup
+test-e2e: setup browsers
 	npx playwright test
 
 lint: setup
@@ -72,9 +76,12 @@ format: setup
 	$(BIN)/ruff check --fix exporter webapp tests bench
 	npx prettier --write "webapp/static/**/*.{js,css,html,json}" "service_worker/**/*.js" "e2e/**/*.{js,mjs}" "tests/**/*.mjs" "*.config.*js"
 
-bench: setup
-	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
-		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+# Debian's wrk: the benchmark's server-load figures.
+/usr/bin/wrk:
+	$(SUDO) apt-get update -qq
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+
+bench: setup browsers /usr/bin/wrk
 	$(BIN)/python -m bench.run
 
 clean:
