@@ -1,6 +1,40 @@
-// Flat config: @eslint/js recommended, with the globals of the runtime each folder runs in.
+// Flat config: @eslint/js recommended, and for each folder only the globals of the runtime its code runs in
+// (webapp/static/app/: model/ the engine worker, ui/ the page, shared/ both), so that `document` in worker
+// code or `importScripts` in page code is an error here, not in a user's browser.
 import js from "@eslint/js";
 import globals from "globals";
+
+// What a window and a dedicated worker both have (self, postMessage, fetch, indexedDB, crypto, ...): the
+// only globals code that runs on both may use.
+const pageAndWorker = Object.fromEntries(
+  Object.entries(globals.browser).filter(([name]) => name in globals.worker),
+);
+
+// tfjs and tfjs-tflite are loaded by the worker only (importScripts in app/worker/engine.worker.js).
+const noTfjsGlobals = [
+  "error",
+  {
+    name: "tf",
+    message: "tfjs runs in the engine worker only: call the engine through app/shared/bridge.js",
+  },
+  {
+    name: "tflite",
+    message: "tfjs-tflite runs in the engine worker only: call the engine through the bridge",
+  },
+];
+
+/** no-restricted-imports and the same check on dynamic import(), for import paths matching `regex`. */
+function forbidImports(regex, message) {
+  return {
+    "no-restricted-imports": ["error", { patterns: [{ regex, message }] }],
+    "no-restricted-syntax": [
+      "error",
+      { selector: `ImportExpression > Literal[value=/${regex.replaceAll("/", "\\/")}/]`, message },
+    ],
+  };
+}
+
+const module = { ecmaVersion: 2023, sourceType: "module" };
 
 export default [
   {
@@ -15,18 +49,39 @@ export default [
   },
   js.configs.recommended,
   {
-    // Page code and the engine's modules (imported by the page and by the worker).
-    files: ["webapp/static/app/**/*.js"],
-    languageOptions: {
-      ecmaVersion: 2023,
-      sourceType: "module",
-      globals: { ...globals.browser, ...globals.worker },
+    // Worker only: the engine (tfjs and tfjs-tflite, declared per file with /* global tf */). No DOM.
+    files: ["webapp/static/app/model/**/*.js"],
+    languageOptions: { ...module, globals: { ...globals.worker } },
+    rules: forbidImports("(^|/)ui/", "worker code cannot import page code (app/ui/)"),
+  },
+  {
+    // The page and the worker: only what both have, and neither side's modules.
+    files: ["webapp/static/app/shared/**/*.js"],
+    languageOptions: { ...module, globals: pageAndWorker },
+    rules: {
+      ...forbidImports(
+        "(^|/)(ui|model)/",
+        "app/shared/ runs on the page and in the worker: it imports shared/ only",
+      ),
+      "no-restricted-globals": noTfjsGlobals,
     },
   },
   {
-    // The engine worker is a classic worker (importScripts of the UMD bundles).
+    // The page: DOM code without tfjs; it reaches the engine through the bridge (app/shared/bridge.js).
+    files: ["webapp/static/app/ui/**/*.js"],
+    languageOptions: { ...module, globals: { ...globals.browser } },
+    rules: {
+      ...forbidImports(
+        "(^|/)(model|vendor)/|^@tensorflow/",
+        "page code runs without tfjs: talk to the engine worker through app/shared/bridge.js",
+      ),
+      "no-restricted-globals": noTfjsGlobals,
+    },
+  },
+  {
+    // The engine worker's entry is a classic worker (importScripts of the UMD bundles).
     files: ["webapp/static/app/worker/**/*.js"],
-    languageOptions: { sourceType: "script", globals: { ...globals.worker } },
+    languageOptions: { ecmaVersion: 2023, sourceType: "script", globals: { ...globals.worker } },
   },
   {
     files: ["service_worker/**/*.js"],
@@ -35,11 +90,7 @@ export default [
   {
     // Node (Playwright); page.evaluate callbacks run in the browser.
     files: ["e2e/**/*.{js,mjs}", "tests/**/*.mjs", "bench/**/*.{js,mjs}", "*.config.js"],
-    languageOptions: {
-      ecmaVersion: 2023,
-      sourceType: "module",
-      globals: { ...globals.node, ...globals.browser },
-    },
+    languageOptions: { ...module, globals: { ...globals.node, ...globals.browser } },
   },
   {
     files: ["*.config.cjs"],

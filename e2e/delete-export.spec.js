@@ -50,7 +50,7 @@ test("a busy server's 503 is retried by the outbox, and a converted export can b
     });
     expect(first).toEqual({ status: 503, retryAfter: "30" });
     await page.evaluate(async () => {
-      const { enqueue, flush } = await import("/app/shared/outbox.js");
+      const { enqueue, flush } = await import("/app/ui/outbox.js");
       const parts = await window.__validParts();
       await enqueue({ url: "/api/models/demo/finetuned", key: "e2e", name: "demo, converted again", parts });
       await flush();

@@ -4,6 +4,7 @@
 // server as a TFLite ladder that computes what the browser's model computes.
 import { mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { finetunedVariant } from "../webapp/static/app/shared/finetuned-id.js";
 import { appReady, drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { crosses, shiftedDigits } from "./support/digits.js";
 import { accuracy, addSamples, run, share, train } from "./support/finetune.js";
@@ -69,7 +70,7 @@ test("fine-tuning on inverted digits lifts held-out accuracy, keeps the page res
   expect(thread.longest).toBeLessThanOrEqual(200);
   await snap(page, "finetune-trained");
 
-  const variant = `ft:${trained.key}`;
+  const variant = finetunedVariant(trained.key);
   const tuned = await accuracy(page, { variant, inputs: heldOut.inputs }, heldOut.labels);
   console.log(
     `fine-tune: held-out accuracy ${(100 * base).toFixed(1)} % -> ${(100 * tuned).toFixed(1)} % ` +
@@ -205,7 +206,7 @@ test("Convert for mobile: queued offline, sent online, and the TFLite ladder mat
       backend: "cpu",
       name: "inverted + x",
     });
-    const variant = `ft:${trained.key}`;
+    const variant = finetunedVariant(trained.key);
     const browser = await run(page, { variant, inputs: heldOut.inputs });
     expect(browser.classes).toBe(11);
     expect(share(browser.top1, heldOut.labels)).toBeGreaterThan(0.5);

@@ -10,6 +10,7 @@
 // that write got (gigabytes) would let the next writes through.
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { finetunedVariant } from "../webapp/static/app/shared/finetuned-id.js";
 import { appReady, drawSeven, expect, openApp, predictWith, test, waitForController } from "./fixtures.js";
 import { shiftedDigits } from "./support/digits.js";
 import { addSamples, train } from "./support/finetune.js";
@@ -87,7 +88,7 @@ test("a fine-tuned model the quota refuses is kept usable in the tab, says so, a
   const view = page.locator("#view-finetune");
   await expect(view).toHaveAttribute("data-state", "unsaved");
   const key = await view.getAttribute("data-key");
-  const variant = `ft:${key}`;
+  const variant = finetunedVariant(key);
 
   // One clear message: what happened, why, what to do, and that the model is not lost.
   const alert = page.locator("#toasts [role=alert]");
@@ -159,7 +160,7 @@ test("offline, a conversion the quota refuses to queue says so, queues nothing, 
   expect(await storedCounts(page)).toEqual({ finetuned: 1, "finetuned-data": 1, outbox: 0 });
   await page.locator(`#ft-saved-table tr[data-key="${key}"] button.use`).click();
   await drawSeven(page);
-  expect((await predictWith(page, `ft:${key}`, "cpu")).scores).toHaveLength(10);
+  expect((await predictWith(page, finetunedVariant(key), "cpu")).scores).toHaveLength(10);
   await context.setOffline(false);
 });
 

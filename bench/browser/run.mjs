@@ -11,7 +11,7 @@
 //    Time to first prediction is counted from navigation start: cold (fresh profile), then from the service
 //    worker cache (edgeship, offline) or the HTTP cache (plain page, which has no service worker).
 // 3. fine-tuning, when the engine has it: samples per second of engine.train per training backend.
-// Drives the app only through its `window.edgeship` handle (webapp/static/app/main.js).
+// Drives the app only through its `window.edgeship` handle (webapp/static/app/ui/main.js).
 import { readFileSync, writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 

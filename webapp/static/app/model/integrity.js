@@ -1,7 +1,7 @@
 // Every byte the app takes from an export is checked before a runtime sees it: a variant's files against the
 // size and sha256 its manifest lists, the parity and eval files (which the manifest lists without a hash)
 // against the sha256 prefix in their content-addressed names (docs/EXPORT_FORMAT.md). No DOM, no tfjs.
-import { modelUrl } from "./catalog.js";
+import { modelUrl } from "../shared/catalog.js";
 import { concatBytes } from "./codec.js";
 
 // The service worker's caches (service_worker/sw.js): a refused file is dropped from them, so that a reload

@@ -10,7 +10,7 @@
 //   selfTest({modelId, backends, variants?})  -> [{variant, runtime, backend, maxAbsDiff, tolerance, top1, pass}]
 //   finetuneSetup({modelId, start})         -> {layers: [{name, className, params, head}], labels, head, startName}
 //   train({modelId, start, labels, trainable, epochs, batchSize, learningRate, backend, inputs, targets, name})
-//                                            -> the saved model's summary (app/model/store.js), with backend
+//                                            -> the saved model's summary (app/shared/store.js), with backend
 //                                               ("webgl" | "cpu") and samplesPerSecond; progress carries
 //                                               {kind: "batch" | "epoch", epoch, batch, batches, loss, accuracy}.
 //                                               When saving fails (a full quota) the summary has
@@ -23,8 +23,8 @@
 //   memory()                                 -> {numTensors, numBytes}
 //   unload({modelId?, variant?})             -> null
 //
-// variant: an export's variant id, or "ft:<key>" for a model fine-tuned in this browser (start: "export"
-// for the export's tfjs-fp32 model, or "ft:<key>").
+// variant: an export's variant id, or "ft:<key>" for a model fine-tuned in this browser, built and read
+// with app/shared/finetuned-id.js only (start: "export" for the export's tfjs-fp32 model, or "ft:<key>").
 // backend: "auto" | "wasm" | "webgl" | "cpu". "auto" uses `remembered` when given, else measures each
 // backend briefly and answers with `measured` ({backend: medianMs}); the page remembers the choice.
 // Long calls report {done, total, label} progress and can be cancelled with an AbortSignal.

@@ -1,26 +1,25 @@
 // The engine's fine-tuning methods (app/shared/engine-api.js): describe the layers, train, predict a batch.
-// Runs in the worker; `engine` gives access to the engine's manifests, backends and loaded models.
+// Worker only; the export's models and the tfjs backend come from app/model/variants.js.
 import { checkAborted } from "../../shared/bridge.js";
-import { labelsOf } from "../catalog.js";
+import { labelsOf } from "../../shared/catalog.js";
+import { finetunedKey, isFinetuned } from "../../shared/finetuned-id.js";
+import { newKey, saveFinetuned } from "../../shared/store.js";
 import { fetchVariantFiles } from "../integrity.js";
-import { newKey, saveFinetuned } from "../store.js";
 import { layersArtifacts } from "../tfjs-artifacts.js";
+import { manifestOf, prepare, switchBackend } from "../variants.js";
 import { growHead, headOf, weightedLayers } from "./artifacts.js";
 import { buildModel, fit, toArtifacts } from "./train.js";
 import { finetunedRecord, keepUnsaved, saveUnsaved } from "./unsaved.js";
 
-export const FINETUNED_PREFIX = "ft:";
 export const BASE_VARIANT = "tfjs-fp32"; // the server accepts fine-tunes of this variant (FINETUNE_API.md)
 const TRAIN_BACKENDS = ["webgl", "cpu"]; // the wasm backend lacks gradient ops
 const MAX_CALIBRATION = 2000;
 
-export const isFinetuned = (variant) => String(variant).startsWith(FINETUNED_PREFIX);
-
 /** The artifacts a fine-tune starts from: the export's float32 TFJS model or a saved fine-tuned one. */
-async function startArtifacts(engine, modelId, start) {
-  const manifest = await engine.manifestOf(modelId);
+async function startArtifacts(modelId, start) {
+  const manifest = await manifestOf(modelId);
   if (isFinetuned(start)) {
-    const { summary, artifacts } = await finetunedRecord(start.slice(FINETUNED_PREFIX.length));
+    const { summary, artifacts } = await finetunedRecord(finetunedKey(start));
     return { manifest, artifacts, labels: summary.labels, name: summary.name };
   }
   const spec = manifest.variants[BASE_VARIANT];
@@ -35,7 +34,7 @@ async function startArtifacts(engine, modelId, start) {
 }
 
 /** webgl or cpu: "auto" takes webgl when it starts here, else cpu. Returns the backend in use. */
-async function trainingBackend(engine, backend) {
+async function trainingBackend(backend) {
   const choices = backend === "auto" ? TRAIN_BACKENDS : [backend];
   if (!choices.every((name) => TRAIN_BACKENDS.includes(name))) {
     throw new Error(`training runs on webgl or cpu (the wasm backend lacks gradient ops), not ${backend}`);
@@ -43,7 +42,7 @@ async function trainingBackend(engine, backend) {
   let failure = null;
   for (const name of choices) {
     try {
-      await engine.switchBackend(name);
+      await switchBackend(name);
       return name;
     } catch (error) {
       failure = error;
@@ -58,103 +57,101 @@ function calibrationSamples(inputs, shape) {
   return { shape: [n, ...shape.slice(1)], data: inputs.slice(0, n * per).buffer };
 }
 
-export function finetuneHandlers(engine) {
-  return {
-    /** {layers: [{name, className, params, head}], labels, head, startName} */
-    async finetuneSetup({ modelId, start = "export" }) {
-      const { artifacts, labels, name } = await startArtifacts(engine, modelId, start);
-      return {
-        layers: weightedLayers(artifacts),
-        labels,
-        head: headOf(artifacts.modelTopology),
-        startName: name,
-      };
-    },
+export const finetuneHandlers = {
+  /** {layers: [{name, className, params, head}], labels, head, startName} */
+  async finetuneSetup({ modelId, start = "export" }) {
+    const { artifacts, labels, name } = await startArtifacts(modelId, start);
+    return {
+      layers: weightedLayers(artifacts),
+      labels,
+      head: headOf(artifacts.modelTopology),
+      startName: name,
+    };
+  },
 
-    async train(args, { progress, signal }) {
-      const { modelId, start = "export", labels, trainable, epochs, batchSize, learningRate } = args;
-      const inputs = Float32Array.from(args.inputs);
-      const targets = Int32Array.from(args.targets);
-      if (!targets.length) throw new Error("add samples before training");
-      const base = await startArtifacts(engine, modelId, start);
-      const grown = growHead(base.artifacts, labels.length);
-      const shape = [targets.length, ...base.manifest.input.shape.slice(1)];
-      const backend = await trainingBackend(engine, args.backend || "auto");
+  async train(args, { progress, signal }) {
+    const { modelId, start = "export", labels, trainable, epochs, batchSize, learningRate } = args;
+    const inputs = Float32Array.from(args.inputs);
+    const targets = Int32Array.from(args.targets);
+    if (!targets.length) throw new Error("add samples before training");
+    const base = await startArtifacts(modelId, start);
+    const grown = growHead(base.artifacts, labels.length);
+    const shape = [targets.length, ...base.manifest.input.shape.slice(1)];
+    const backend = await trainingBackend(args.backend || "auto");
+    checkAborted(signal);
+    const model = await buildModel(grown, trainable);
+    let result;
+    let artifacts;
+    try {
+      const total = epochs;
+      progress({ done: 0, total, label: `training on ${backend}`, backend });
+      const report = (kind) => (step) =>
+        progress({
+          done: step.epoch + (kind === "batch" ? (step.batch + 1) / step.batches : 1),
+          total,
+          kind,
+          backend,
+          ...step,
+        });
+      result = await fit(
+        model,
+        {
+          inputs,
+          shape,
+          targets,
+          classes: labels.length,
+          epochs,
+          batchSize,
+          learningRate,
+          head: headOf(grown.modelTopology).name,
+        },
+        { signal, onBatch: report("batch"), onEpoch: report("epoch") },
+      );
       checkAborted(signal);
-      const model = await buildModel(grown, trainable);
-      let result;
-      let artifacts;
-      try {
-        const total = epochs;
-        progress({ done: 0, total, label: `training on ${backend}`, backend });
-        const report = (kind) => (step) =>
-          progress({
-            done: step.epoch + (kind === "batch" ? (step.batch + 1) / step.batches : 1),
-            total,
-            kind,
-            backend,
-            ...step,
-          });
-        result = await fit(
-          model,
-          {
-            inputs,
-            shape,
-            targets,
-            classes: labels.length,
-            epochs,
-            batchSize,
-            learningRate,
-            head: headOf(grown.modelTopology).name,
-          },
-          { signal, onBatch: report("batch"), onEpoch: report("epoch") },
-        );
-        checkAborted(signal);
-        artifacts = await toArtifacts(model);
-      } finally {
-        model.dispose();
-      }
-      const summary = {
-        key: newKey(),
-        name: args.name || `${base.manifest.name} fine-tuned`,
-        created: new Date().toISOString(),
-        baseId: modelId,
-        baseName: base.manifest.name,
-        startedFrom: base.name,
-        labels,
-        trained: trainable,
-        backend,
-        samples: targets.length,
-        epochs: result.epochs,
-        batchSize,
-        learningRate,
-        seconds: result.seconds,
-        samplesPerSecond: result.samplesPerSecond,
-        frozenStartCached: result.frozenStartCached,
-        history: result.history,
-        bytes: artifacts.weightData.byteLength,
-      };
-      const samples = calibrationSamples(inputs, shape);
-      try {
-        await saveFinetuned(summary, artifacts, samples);
-      } catch (error) {
-        // Not saved (the quota, most often): the trained model stays usable in this session.
-        keepUnsaved(summary, artifacts, samples);
-        return { ...summary, unsaved: true, saveError: error.message || String(error) };
-      }
-      return summary;
-    },
+      artifacts = await toArtifacts(model);
+    } finally {
+      model.dispose();
+    }
+    const summary = {
+      key: newKey(),
+      name: args.name || `${base.manifest.name} fine-tuned`,
+      created: new Date().toISOString(),
+      baseId: modelId,
+      baseName: base.manifest.name,
+      startedFrom: base.name,
+      labels,
+      trained: trainable,
+      backend,
+      samples: targets.length,
+      epochs: result.epochs,
+      batchSize,
+      learningRate,
+      seconds: result.seconds,
+      samplesPerSecond: result.samplesPerSecond,
+      frozenStartCached: result.frozenStartCached,
+      history: result.history,
+      bytes: artifacts.weightData.byteLength,
+    };
+    const samples = calibrationSamples(inputs, shape);
+    try {
+      await saveFinetuned(summary, artifacts, samples);
+    } catch (error) {
+      // Not saved (the quota, most often): the trained model stays usable in this session.
+      keepUnsaved(summary, artifacts, samples);
+      return { ...summary, unsaved: true, saveError: error.message || String(error) };
+    }
+    return summary;
+  },
 
-    /** Saves the models that `train` could not: {saved: [summary], error: message | null}. */
-    async saveUnsaved() {
-      return saveUnsaved();
-    },
+  /** Saves the models that `train` could not: {saved: [summary], error: message | null}. */
+  async saveUnsaved() {
+    return saveUnsaved();
+  },
 
-    /** Runs `count` samples through any variant (a saved fine-tuned one too): {scores, classes, backend}. */
-    async predictBatch({ modelId, variant, backend = "cpu", inputs, count }, { progress }) {
-      const { entry, run } = await engine.prepare({ modelId, variant, backend }, progress);
-      const scores = await run(Float32Array.from(inputs), count);
-      return { scores, classes: scores.length / count, backend: entry.backend };
-    },
-  };
-}
+  /** Runs `count` samples through any variant (a saved fine-tuned one too): {scores, classes, backend}. */
+  async predictBatch({ modelId, variant, backend = "cpu", inputs, count }, { progress }) {
+    const { entry, run } = await prepare({ modelId, variant, backend }, progress);
+    const scores = await run(Float32Array.from(inputs), count);
+    return { scores, classes: scores.length / count, backend: entry.backend };
+  },
+};

@@ -2,7 +2,7 @@
 // took the user's time: rather than drop them, the worker keeps them for this session, where they predict
 // and start further fine-tunes like saved ones, until "Save again" finds space. Plain data (artifacts and
 // samples as ArrayBuffers), no tensors; no DOM and no tfjs.
-import { getFinetuned, saveFinetuned } from "../store.js";
+import { getFinetuned, saveFinetuned } from "../../shared/store.js";
 
 const unsaved = new Map(); // key -> {summary, artifacts, samples}, in training order
 

@@ -1,8 +1,8 @@
 // "Convert for mobile" requests and their answers: queued (offline, or the server busy: sent again by
 // itself), sending, done (the TFLite ladder's report and download links, and Delete from server) or failed
 // (the server's message, and Retry).
-import { flush, listOutbox, onOutboxChange, removeFromOutbox, retry } from "../../shared/outbox.js";
 import { $, formatBytes, formatPercent, h } from "../dom.js";
+import { flush, listOutbox, onOutboxChange, removeFromOutbox, retry } from "../outbox.js";
 import { reportError, toast } from "../toast.js";
 
 const STATE_TEXT = {

@@ -1,8 +1,8 @@
 // Labelled samples for fine-tuning: draw or upload images for a class, or create a new class. Samples are
 // model inputs (preprocessed as in the inference view) kept in page memory until training.
-import { imageToInput } from "../../model/preprocess.js";
 import { $, h } from "../dom.js";
 import { DrawPad } from "../drawpad.js";
+import { imageToInput } from "../preprocess.js";
 import { reportError, toast } from "../toast.js";
 
 async function pixelsOf(file) {

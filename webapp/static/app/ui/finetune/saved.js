@@ -1,11 +1,11 @@
 // Fine-tuned models saved in this browser: use, rename, delete, download as TFJS files, start a further
 // fine-tune from, and "Convert for mobile" (queued in the outbox while offline).
-import { tfjsFiles, uploadParts, uploadUrl } from "../../model/finetune/files.js";
-import { deleteFinetuned, getFinetuned, listFinetuned, renameFinetuned } from "../../model/store.js";
-import { enqueue, flush } from "../../shared/outbox.js";
+import { deleteFinetuned, getFinetuned, listFinetuned, renameFinetuned } from "../../shared/store.js";
 import { $, formatBytes, h } from "../dom.js";
 import { downloadFiles } from "../download.js";
+import { enqueue, flush } from "../outbox.js";
 import { reportError, toast } from "../toast.js";
+import { tfjsFiles, uploadParts, uploadUrl } from "./files.js";
 
 function formatDate(iso) {
   return iso.replace("T", " ").slice(0, 16);

@@ -1,5 +1,6 @@
 // Training controls: start model, layers to train, hyper-parameters, backend; Train / Cancel, a progress bar
 // and a live loss/accuracy chart. Training itself runs in the engine worker, so this page stays responsive.
+import { finetunedVariant } from "../../shared/finetuned-id.js";
 import { $, h } from "../dom.js";
 import { drawLines } from "../linechart.js";
 import { reportError } from "../toast.js";
@@ -38,7 +39,7 @@ export class TrainPanel {
     const previous = select.value;
     select.replaceChildren(
       h("option", { value: "export" }, `${this.manifest.name}: exported tfjs-fp32`),
-      ...saved.map((item) => h("option", { value: `ft:${item.key}` }, `${item.name} (saved here)`)),
+      ...saved.map((item) => h("option", { value: finetunedVariant(item.key) }, `${item.name} (saved here)`)),
     );
     if ([...select.options].some((option) => option.value === previous)) select.value = previous;
   }

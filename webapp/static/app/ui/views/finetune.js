@@ -1,12 +1,12 @@
 // Fine-tune view: collect labelled samples, train in the engine worker, keep the results in this browser,
 // download them, or convert them for mobile on the server. Composes the panels in ui/finetune/.
-import { flush } from "../../shared/outbox.js";
 import { $ } from "../dom.js";
 import { ConversionsPanel } from "../finetune/conversions.js";
 import { SamplePanel } from "../finetune/samples.js";
 import { SavedPanel } from "../finetune/saved.js";
 import { TrainPanel } from "../finetune/trainer.js";
 import { UnsavedPanel } from "../finetune/unsaved.js";
+import { flush } from "../outbox.js";
 import { reportError } from "../toast.js";
 
 export class FinetuneView {

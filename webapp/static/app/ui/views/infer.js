@@ -1,12 +1,13 @@
 // Inference view: draw or upload (image models) or type numbers (numeric models), pick a variant and a
-// backend (or a model fine-tuned in this browser: variant "ft:<key>"), see class probabilities and latency.
+// backend (or a model fine-tuned in this browser: app/shared/finetuned-id.js), see class probabilities and latency.
 // Talks to the engine only through the bridge.
-import { inputSize, labelsOf, variantIds } from "../../model/catalog.js";
-import { toProbabilities } from "../../model/metrics.js";
-import { imageToInput, numericToInput } from "../../model/preprocess.js";
+import { inputSize, labelsOf, variantIds } from "../../shared/catalog.js";
+import { finetunedVariant } from "../../shared/finetuned-id.js";
+import { toProbabilities } from "../../shared/metrics.js";
 import { renderBars } from "../chart.js";
 import { $, formatMs, h } from "../dom.js";
 import { DrawPad, drawPreview } from "../drawpad.js";
+import { imageToInput, numericToInput } from "../preprocess.js";
 import { withProgress } from "../progress.js";
 import { reportError } from "../toast.js";
 
@@ -17,7 +18,7 @@ export class InferView {
   constructor(engine) {
     this.engine = engine;
     this.model = null; // {id, manifest}
-    this.finetuned = []; // summaries of the models fine-tuned here from this export (app/model/store.js)
+    this.finetuned = []; // summaries of the models fine-tuned here from this export (app/shared/store.js)
     this.pad = new DrawPad($("#draw-canvas"), { onStroke: () => this.predict().catch(reportError) });
     this.lastResult = null;
     $("#clear-button").addEventListener("click", () => {
@@ -61,7 +62,7 @@ export class InferView {
     const saved = this.finetuned.map((item) =>
       h(
         "option",
-        { value: `ft:${item.key}` },
+        { value: finetunedVariant(item.key) },
         `${item.name} (TFJS, fine-tuned here${item.unsaved ? ", not saved" : ""})`,
       ),
     );
@@ -85,7 +86,7 @@ export class InferView {
 
   /** Selects a fine-tuned model (from the Fine-tune view's "Use"). */
   useFinetuned(key) {
-    $("#variant-select").value = `ft:${key}`;
+    $("#variant-select").value = finetunedVariant(key);
     this.showEmpty();
     this.changed();
   }
@@ -96,7 +97,7 @@ export class InferView {
   }
 
   labelsFor(variant) {
-    const item = this.finetuned.find((candidate) => `ft:${candidate.key}` === variant);
+    const item = this.finetuned.find((candidate) => finetunedVariant(candidate.key) === variant);
     return item ? item.labels : labelsOf(this.model.manifest);
   }
 

@@ -3,7 +3,7 @@
 //
 // A model is two records under one key: its summary {key, name, created, baseId, labels, ...} and its
 // data {key, artifacts: {modelTopology, weightSpecs, weightData, format}, samples: {shape, data}}.
-import { STORES, transact } from "../shared/idb.js";
+import { STORES, transact } from "./idb.js";
 
 const BOTH = [STORES.finetuned, STORES.finetunedData];
 

@@ -1,5 +1,5 @@
 // A saved fine-tuned model as files: the TFJS download (model.json + one weights file) and the parts of the
-// "Convert for mobile" upload (docs/FINETUNE_API.md). Plain data: no DOM, no tfjs.
+// "Convert for mobile" upload (docs/FINETUNE_API.md). Plain data, made on the page: no DOM.
 
 /** A file-name-safe form of a model name. */
 export function slug(name) {

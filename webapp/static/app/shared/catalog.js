@@ -1,4 +1,5 @@
-// The served exports: /api/models and each export's manifest (docs/EXPORT_FORMAT.md). No DOM, no tfjs.
+// The served exports: /api/models and each export's manifest (docs/EXPORT_FORMAT.md). The page and
+// the worker both read them: no DOM, no tfjs.
 
 /** Fetches JSON, with the URL in the error message. */
 export async function fetchJson(url, init) {

@@ -1,18 +1,19 @@
 // Page entry: wires the views to the engine worker, registers the service worker, and exposes a small
 // `window.edgeship` handle (used by the e2e tests and handy in DevTools). No tfjs on this thread.
-import { listModels, loadManifest, variantIds } from "./model/catalog.js";
-import { connect } from "./shared/bridge.js";
-import { ENGINE_METHODS } from "./shared/engine-api.js";
-import { flush } from "./shared/outbox.js";
-import { $, h } from "./ui/dom.js";
-import { noteFetch, watchNetwork } from "./ui/network.js";
-import { watchStorage } from "./ui/storage.js";
-import { reportError } from "./ui/toast.js";
-import { checkForUpdate, controlled, registerServiceWorker } from "./ui/updates.js";
-import { CompareView } from "./ui/views/compare.js";
-import { FinetuneView } from "./ui/views/finetune.js";
-import { InferView } from "./ui/views/infer.js";
-import { SelfTestView } from "./ui/views/selftest.js";
+import { connect } from "../shared/bridge.js";
+import { listModels, loadManifest, variantIds } from "../shared/catalog.js";
+import { ENGINE_METHODS } from "../shared/engine-api.js";
+import { finetunedVariant } from "../shared/finetuned-id.js";
+import { $, h } from "./dom.js";
+import { noteFetch, watchNetwork } from "./network.js";
+import { flush } from "./outbox.js";
+import { watchStorage } from "./storage.js";
+import { reportError } from "./toast.js";
+import { checkForUpdate, controlled, registerServiceWorker } from "./updates.js";
+import { CompareView } from "./views/compare.js";
+import { FinetuneView } from "./views/finetune.js";
+import { InferView } from "./views/infer.js";
+import { SelfTestView } from "./views/selftest.js";
 
 const VIEWS = ["infer", "compare", "selftest", "finetune"];
 const onShow = {}; // view -> called each time the view is shown
@@ -52,7 +53,7 @@ async function boot() {
   const finetune = new FinetuneView(engine, {
     onSavedChange: (items) => infer.setFinetuned(items),
     // A deleted model's weights are dropped from the worker too.
-    onRemoved: (key) => engine.unload({ modelId: state.modelId, variant: `ft:${key}` }),
+    onRemoved: (key) => engine.unload({ modelId: state.modelId, variant: finetunedVariant(key) }),
     onUse: (key) => {
       infer.useFinetuned(key);
       showView("infer");

@@ -1,5 +1,5 @@
-// Pixels -> model input, as the manifest's `preprocessing` says. No DOM, no tfjs: the page hands over RGBA
-// bytes (ImageData.data) and gets a Float32Array of H x W x C values.
+// Pixels -> model input, as the manifest's `preprocessing` says. The page runs it before it sends a sample to
+// the worker: it hands over RGBA bytes (ImageData.data) and gets a Float32Array of H x W x C values. No DOM.
 
 const INK_THRESHOLD = 0.15 * 255;
 

@@ -1,4 +1,5 @@
-// Parity and accuracy arithmetic on plain typed arrays. No DOM, no tfjs.
+// Parity and accuracy arithmetic on plain typed arrays (the worker's diagnostics; the page's probabilities).
+// No DOM, no tfjs.
 
 export function maxAbsDiff(a, b) {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);

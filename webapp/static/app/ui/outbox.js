@@ -1,6 +1,6 @@
 // The upload outbox: "Convert for mobile" requests kept in IndexedDB until the server has answered, so a
 // conversion asked for offline is sent when the network returns (the page calls flush() on start and on
-// `online`). No DOM and no tfjs.
+// `online`). Page only (the worker never uploads); no DOM and no tfjs.
 //
 // An item: {id, url, key, name, created, state, error, result, parts: {model, weights, samples}, inTab,
 //           retryAt}
@@ -10,7 +10,7 @@
 //            converting other uploads; it is sent again at retryAt (the server's Retry-After), by itself.
 //   inTab: true when the storage quota left no room to queue it while online: it is sent at once and kept
 //          in this tab only (offline, nothing could send it later, so enqueue() refuses instead).
-import { STORES, isQuotaError, transact } from "./idb.js";
+import { STORES, isQuotaError, transact } from "../shared/idb.js";
 
 const STORE = STORES.outbox;
 const listeners = new Set();
