@@ -7,6 +7,10 @@ time is the sum of its processes, its peak memory the largest of them. edgeship'
 validation, report and manifest. Runs alternate sides (edgeship first in even runs, official first in odd
 runs), so drifting load on this shared machine hits both. QAT has no official one-step path: it is timed
 on its own.
+
+`tensorflowjs_converter` runs from a venv of its own, bench/.venv-official (made by `make bench` from
+bench/official.lock): tensorflowjs 4.22 pins tensorflow 2.19 through TF Decision Forests, so it cannot share
+edgeship's venv (docs/STACK.md). The official TFLite path runs on edgeship's own TensorFlow.
 """
 
 from __future__ import annotations
@@ -20,6 +24,11 @@ from bench.proctree import Measurement, measure, measure_sequence
 from bench.stats import ratios, summary
 
 BIN = Path(sys.executable).parent
+OFFICIAL_VENV = Path(__file__).resolve().parent / ".venv-official"
+OFFICIAL_BIN = OFFICIAL_VENV / "bin"
+# TF Decision Forests (imported by tensorflowjs) prints a welcome banner through IPython when stdout is not
+# a terminal, and fails without IPython.
+OFFICIAL_ENV = {"TFDF_DISABLE_WELCOME_MESSAGE": "1"}
 VARIANTS = [
     "tflite-fp32",
     "tflite-fp16",
@@ -60,7 +69,7 @@ def official_commands(workload: Path, out: Path) -> dict[str, list[str]]:
     for variant, flags in OFFICIAL_TFJS.items():
         # The quantization flags take an optional value: they go before the positional paths.
         commands[variant] = [
-            str(BIN / "tensorflowjs_converter"), *flags, "--input_format", "keras",
+            str(OFFICIAL_BIN / "tensorflowjs_converter"), *flags, "--input_format", "keras",
             str(workload / "model.h5"), str(out / "tfjs" / variant),
         ]  # fmt: skip
     for variant, name in OFFICIAL_TFLITE.items():
@@ -80,6 +89,15 @@ def official_files(out: Path) -> dict[str, list[Path]]:
     return {v: [f for f in fs if f.is_file()] for v, fs in files.items()}
 
 
+def check_official_venv() -> None:
+    """The official converter's venv is there, or a message that says how to make it."""
+    if not (OFFICIAL_BIN / "tensorflowjs_converter").is_file():
+        raise RuntimeError(
+            f"{OFFICIAL_VENV} has no tensorflowjs_converter; run `make bench-official` (or `make bench`) to "
+            "install the official tools"
+        )
+
+
 def _check(side: str, result: Measurement) -> Measurement:
     if result.returncode != 0:
         raise RuntimeError(f"{side} failed with exit code {result.returncode}:\n{result.output}")
@@ -90,6 +108,8 @@ def compare(
     workload: Path, edgeship_out: Path, official_out: Path, runs: int, env: dict[str, str], log: Any
 ) -> dict[str, Any]:
     """`runs` alternating pairs; leaves the last outputs of each side in `edgeship_out` and `official_out`."""
+    check_official_venv()
+    official_env = {**env, **OFFICIAL_ENV}
     sides: dict[str, list[Measurement]] = {"edgeship": [], "official": []}
     for run in range(runs):
         order = ["edgeship", "official"] if run % 2 == 0 else ["official", "edgeship"]
@@ -100,7 +120,7 @@ def compare(
             else:
                 official_out.mkdir(parents=True)
                 commands = list(official_commands(workload, official_out).values())
-                result = _check(side, measure_sequence(commands, env=env))
+                result = _check(side, measure_sequence(commands, env=official_env))
             sides[side].append(result)
             peak_mb = result.peak_rss_bytes / 1e6
             log(f"  export run {run + 1}/{runs} {side}: {result.wall_s:.1f} s, {peak_mb:.0f} MB")

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON_PACKAGES = ("tensorflow", "tf-keras", "keras", "tensorflowjs", "ai-edge-litert", "numpy")
+PYTHON_PACKAGES = ("tensorflow", "tf-keras", "keras", "ai-edge-litert", "numpy")
+# The official tfjs converter's own venv (bench/export_time.py): tensorflowjs pins its TensorFlow.
+OFFICIAL_PYTHON = ROOT / "bench" / ".venv-official" / "bin" / "python"
+OFFICIAL_PACKAGES = ("tensorflowjs", "tensorflow", "tf-keras", "numpy")
 NPM_PACKAGES = (
     "@tensorflow/tfjs",
     "@tensorflow/tfjs-backend-wasm",
@@ -62,6 +65,22 @@ def _python_version(name: str) -> str | None:
         return None
 
 
+def _official_versions() -> dict[str, str | None]:
+    """Versions in bench/.venv-official, asked of its own Python (None where it or a package is missing)."""
+    script = (
+        "import json, sys\nfrom importlib import metadata\nout = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    try:\n        out[name] = metadata.version(name)\n"
+        "    except metadata.PackageNotFoundError:\n        out[name] = None\n"
+        "print(json.dumps(out))"
+    )
+    found = _command_output([str(OFFICIAL_PYTHON), "-c", script, *OFFICIAL_PACKAGES])
+    try:
+        return json.loads(found) if found else dict.fromkeys(OFFICIAL_PACKAGES)
+    except ValueError:
+        return dict.fromkeys(OFFICIAL_PACKAGES)
+
+
 def describe() -> dict[str, Any]:
     commit = _command_output(["git", "rev-parse", "--short", "HEAD"])
     dirty = _command_output(["git", "status", "--porcelain", "--untracked-files=no"])
@@ -77,6 +96,7 @@ def describe() -> dict[str, Any]:
         "chromium": _command_output(["/usr/bin/chromium", "--version"]),
         "wrk": _command_output(["wrk", "--version"]),
         "python_packages": {name: _python_version(name) for name in PYTHON_PACKAGES},
+        "official_packages": _official_versions(),
         "npm_packages": {name: _npm_version(name) for name in NPM_PACKAGES},
         "edgeship_commit": f"{commit}{' (with uncommitted changes)' if dirty else ''}" if commit else None,
     }

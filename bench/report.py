@@ -42,14 +42,17 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _machine(m: dict[str, Any]) -> list[str]:
-    py, npm = m["python_packages"], m["npm_packages"]
+    py, npm, official = m["python_packages"], m["npm_packages"], m.get("official_packages") or {}
     memory = f"{m['memory_bytes'] / 2**30:.1f} GiB" if m.get("memory_bytes") else "unknown"
     return [
         f"- Date: {m['date']}; edgeship commit {m.get('edgeship_commit') or 'unknown'}",
         f"- Machine: {m['cpu']}, {m['cores']} cores ({m['cores_usable']} usable), {memory} memory, "
         f"{m['os']}; shared with other users while it ran (figures are medians of alternating runs)",
         f"- Python {m['python']}: TensorFlow {py['tensorflow']}, tf-keras {py['tf-keras']}, "
-        f"Keras {py['keras']}, tensorflowjs {py['tensorflowjs']}, ai-edge-litert {py['ai-edge-litert']}",
+        f"Keras {py['keras']}, ai-edge-litert {py['ai-edge-litert']} (edgeship and the official TFLite path)",
+        f"- Official tfjs converter, in its own venv (bench/.venv-official): tensorflowjs "
+        f"{official.get('tensorflowjs')} on TensorFlow {official.get('tensorflow')}, tf-keras "
+        f"{official.get('tf-keras')}",
         f"- Browser: {m.get('chromium') or 'Chromium (unknown)'}, headless via playwright-core "
         f"{npm['playwright-core']}; @tensorflow/tfjs {npm['@tensorflow/tfjs']}, tfjs-backend-wasm "
         f"{npm['@tensorflow/tfjs-backend-wasm']}, tfjs-tflite {npm['@tensorflow/tfjs-tflite']}; "
@@ -314,7 +317,7 @@ def markdown(results: dict[str, Any]) -> str:
         "(the tfjs converter is given the tf-keras twin `model.h5`: its output for a Keras 3 model does not "
         "load in tfjs 4.22). Peak memory is the largest sum of RSS over the process tree, sampled every "
         "50 ms. The `edgeship` process leaves out jax, pandas, scikit-learn and scipy, which TensorFlow and "
-        "Keras import only as optional extras (exporter/memory.py); the official tools' processes "
+        "Keras import only as optional extras (edgeship/memory.py); the official tools' processes "
         "import them as usual. "
         "QAT has no official one-step path: edgeship's `tflite-qat` export is timed on its own.",
         "",

@@ -22,7 +22,6 @@ from pathlib import Path
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # as edgeship sets it: tf.keras is tf-keras
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 import numpy as np
 
@@ -42,8 +41,8 @@ def demo(folder: Path, epochs: int | None = None) -> dict:
     """The digits CNN of `edgeship demo`, trained the same way (fewer epochs if given); real digits."""
     import keras
 
-    from exporter import demo as edgeship_demo
-    from exporter.demo import train
+    from edgeship import demo as edgeship_demo
+    from edgeship.demo import train
     from exporter.progress import Progress
 
     if epochs is not None:

@@ -81,4 +81,5 @@ VARIANTS: dict[str, VariantSpec] = {
     )
 }
 
-DEFAULT_SHARD_SIZE = 2 * 1024 * 1024  # workbox skips precaching files over 2 MiB (see FACTS)
+# Workbox by default skips precaching any file over 2 MiB (its maximumFileSizeToCacheInBytes).
+DEFAULT_SHARD_SIZE = 2 * 1024 * 1024

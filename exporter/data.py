@@ -19,11 +19,11 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
-from exporter.errors import DataError
+from exporter.errors import DataError, parameter
 from exporter.loading import TensorInfo
 from exporter.tflite_runtime import rows_per_chunk
 
@@ -154,7 +154,7 @@ class DataFile:
 
     @property
     def where(self) -> str:
-        return f"--{self.role} {self.path}"
+        return f"{parameter(self.role)} {self.path}"
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def load_dataset(
 def inspect_dataset(path: Path, role: str, need_labels: bool) -> DataFile:
     """Check what the zip directory and the .npy headers promise, reading no array: each array fits in
     the bounds, says as many bytes as the file holds, and holds no Python objects."""
-    where = f"--{role} {path}"
+    where = f"{parameter(role)} {path}"
     if not path.is_file():
         raise DataError(
             f"{where}: no such file; give an .npz with array x" + (" and y" if need_labels else "")
@@ -204,7 +204,9 @@ def fit_dataset(file: DataFile, model_input: TensorInfo, num_classes: int | None
     x_range = _check_inputs(where, rows, model_input)
     if file.y is None:
         if file.need_labels:  # said after the checks of x, which may well be what is wrong with the file
-            raise DataError(f"{where}: no array named y; --{file.role} needs labels y beside the inputs x")
+            raise DataError(
+                f"{where}: no array named y; {parameter(file.role)} needs labels y beside the inputs x"
+            )
         return Dataset(file.role, rows, None, x_range)
     shape = file.y.shape
     if len(shape) == 2 and (num_classes is None or shape[1] != num_classes):
@@ -213,6 +215,31 @@ def fit_dataset(file: DataFile, model_input: TensorInfo, num_classes: int | None
         )
     y = _read_whole(file, file.y)
     return Dataset(file.role, rows, _check_labels(where, y, len(rows), num_classes), x_range)
+
+
+def array_dataset(
+    arrays: Any, role: str, model_input: TensorInfo, num_classes: int | None, need_labels: bool
+) -> Dataset:
+    """Data given as arrays (the Python API: `x`, or `(x, y)`), checked as a file's arrays are."""
+    x, y = (arrays[0], arrays[1]) if isinstance(arrays, tuple | list) and len(arrays) == 2 else (arrays, None)
+    where = f"{parameter(role)} array"
+    x, y = _as_array(where, "x", x), None if y is None else _as_array(where, "y", y)
+    rows = ArrayRows(x)
+    x_range = _check_inputs(where, rows, model_input)
+    if y is None:
+        if need_labels:
+            raise DataError(f"{where}: no labels; give {parameter(role)}=(x, y) with class indices y")
+        return Dataset(role, rows, None, x_range)
+    return Dataset(role, rows, _check_labels(where, y, len(rows), num_classes), x_range)
+
+
+def _as_array(where: str, name: str, value: Any) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype.hasobject or not (
+        np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.bool_)
+    ):
+        raise DataError(f"{where}: {name} holds {array.dtype} values; give a numeric numpy array")
+    return array
 
 
 # What a damaged or foreign file raises while its directory and headers are read.

@@ -1,8 +1,8 @@
 """Keras 3 -> tf-keras translation (safe mode lives in `safe_mode`, the TFJS view in `tfjs_topology`).
 
 Why this module exists: the TFJS layers format and tensorflow-model-optimization (QAT) both need tf-keras
-(Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (see FACTS:
-InputLayer `batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the
+(Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (the configs differ
+in InputLayer `batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the
 Keras 3 config is rewritten into the tf-keras form, rebuilt with tf-keras, and the weights are copied layer by
 layer. Everything downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model.
 

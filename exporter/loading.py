@@ -8,11 +8,12 @@ in the config, is refused by name before any code from the file could run.
 from __future__ import annotations
 
 import gc
+import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -51,6 +52,7 @@ class LoadedModel:
     input: TensorInfo
     output: TensorInfo
     _call: Callable[[np.ndarray, int], np.ndarray]  # (inputs, batch size) -> outputs
+    in_memory: bool = False  # the caller's own model object (the Python API), not read from a file
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         # Batches of bounded size, as for the interpreter: activations grow with the batch.
@@ -61,7 +63,7 @@ class LoadedModel:
         translated tf-keras model, and MobileNetV2's Keras 3 copy with its compiled graph is ~100 MB."""
         self.keras_model = None
         self._call = _released
-        if self.kind == "keras3":
+        if self.kind == "keras3" and not self.in_memory:  # the caller's session is the caller's
             import keras
 
             keras.backend.clear_session()  # Keras 3's global state still holds the compiled predict graph
@@ -89,6 +91,25 @@ def load_model(path: Path) -> LoadedModel:
     raise ModelLoadError(
         f"{path.name} is not a supported model file; give a .keras file, a .h5 file or a SavedModel folder"
     )
+
+
+def load_model_object(model: Any) -> LoadedModel:
+    """A Keras model already in memory (the Python API): Keras 3 or tf-keras. It is the caller's own, so
+    there is no file to scan; `path` is only its name, for messages and the manifest."""
+    kind: ModelKind | None = None
+    for module, candidate in (("tf_keras", "tf_keras"), ("keras", "keras3")):
+        library = sys.modules.get(module)
+        if library is not None and isinstance(model, library.Model):
+            kind = cast(ModelKind, candidate)
+            break
+    if kind is None:
+        raise ModelLoadError(
+            f"a {type(model).__name__} is not a Keras model; give a keras.Model (Keras 3 or tf-keras), "
+            "or the path of a .keras file, a .h5 file or a SavedModel folder"
+        )
+    loaded = _from_keras(Path(model.name or "model"), kind, lambda: model)
+    loaded.in_memory = True
+    return loaded
 
 
 def _load_keras_file(path: Path) -> LoadedModel:

@@ -7,6 +7,8 @@
 - The staging folder is `.DIR.staging-PID-RANDOM` on the same filesystem, so the final step is a rename.
 - On Linux the swap is one `renameat2(RENAME_EXCHANGE)`: a reader sees the old DIR or the new one,
   never neither. Elsewhere it falls back to two renames.
+- The lock is `flock` on POSIX and `msvcrt.locking` on Windows (which has no fcntl); Windows cannot remove
+  a file another process holds open, so there the lock file may stay beside DIR (it holds nothing).
 - Staging folders left behind by a killed export (their PID is gone) are removed by the next export.
 """
 
@@ -15,26 +17,35 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import fcntl
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporter.errors import OutputDirError
+from exporter.errors import OutputDirError, parameter
+
+if sys.platform == "win32":  # no fcntl there
+    import msvcrt
+else:
+    import fcntl
 
 _RENAME_EXCHANGE = 2
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # disk full, quota, file size limit
 _AT_FDCWD = -100
+_OPEN_PRIVATE = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOINHERIT", 0)  # children do not inherit it
+_STILL_ACTIVE = 259  # Windows' GetExitCodeProcess value for a running process
 SITE_MARKER = "edgeship-site.json"  # written into every site build-site makes: what says OUT is ours
 MARKER_MAX_BYTES = 64 << 20  # a manifest is kilobytes; a bigger "manifest.json" is not one edgeship wrote
 
 
 def _exchange(a: Path, b: Path) -> bool:
     """Atomically swap two paths; False where the kernel or libc cannot."""
+    if not sys.platform.startswith("linux"):
+        return False  # renameat2 is Linux's
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
@@ -45,6 +56,8 @@ def _exchange(a: Path, b: Path) -> bool:
 
 
 def _pid_alive(pid: int) -> bool:
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -52,6 +65,23 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """Windows' `os.kill(pid, 0)` would send Ctrl-C (signal 0 is CTRL_C_EVENT there), so ask the kernel."""
+    if sys.platform != "win32":
+        raise OSError(errno.ENOSYS, "Windows only")
+    else:
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return ctypes.get_last_error() == 5  # access denied: it exists; anything else: it does not
+        try:
+            code = ctypes.c_ulong()
+            alive = kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+            return bool(alive) and code.value == _STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
 
 
 def remove_stale(out: Path) -> list[Path]:
@@ -69,7 +99,7 @@ def remove_stale(out: Path) -> list[Path]:
 class OutputRule:
     """What an output folder may replace, and how messages name it."""
 
-    label: str  # "--out" for export, "OUT" for build-site
+    label: str  # errors.parameter placeholder: the CLI shows --out for export, OUT for build-site
     kind: str  # "export" or "site": what "an earlier edgeship ..." means
     command: str  # "export" or "build-site": the job that another process may be running
     marker: str  # the file that says edgeship wrote the folder
@@ -98,8 +128,8 @@ def is_edgeship_site(folder: Path) -> bool:
     return has_marker(folder, SITE_MARKER, "edgeship-site")
 
 
-EXPORT_RULE = OutputRule("--out", "export", "export", "manifest.json", is_edgeship_export)
-SITE_RULE = OutputRule("OUT", "site", "build-site", SITE_MARKER, is_edgeship_site)
+EXPORT_RULE = OutputRule(parameter("out"), "export", "export", "manifest.json", is_edgeship_export)
+SITE_RULE = OutputRule(parameter("site_out"), "site", "build-site", SITE_MARKER, is_edgeship_site)
 
 
 def check_replaceable(out: Path, rule: OutputRule = EXPORT_RULE) -> None:
@@ -155,6 +185,13 @@ def check_replaceable(out: Path, rule: OutputRule = EXPORT_RULE) -> None:
         raise OutputDirError(f"{where}: {parent} is not writable; choose a folder you can write to")
 
 
+def lock_file(out: Path) -> Path:
+    """The lock file beside `out` that one writer holds; removed when it ends. A name that has one is
+    taken: the web app never picks it for a new export."""
+    out = out.absolute()
+    return out.parent / f".{out.name}.lock"
+
+
 def _safely(where: Callable[[], Path]) -> list[Path]:
     """[Path.cwd()] or [Path.home()], or [] where there is none (a removed cwd, no HOME nor passwd entry)."""
     try:
@@ -194,9 +231,9 @@ def _lock(lock_path: Path, out: Path, rule: OutputRule) -> int:
     file no longer in the folder: it checks that the path still names the inode it locked, else retries.
     """
     while True:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | _OPEN_PRIVATE, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _try_lock(fd)
         except BlockingIOError:
             os.close(fd)
             raise OutputDirError(
@@ -213,16 +250,31 @@ def _lock(lock_path: Path, out: Path, rule: OutputRule) -> int:
         os.close(fd)  # the file was removed (and perhaps made again) after we opened it: lock the new one
 
 
+def _try_lock(fd: int) -> None:
+    """An exclusive lock on the open file, or BlockingIOError at once if another process holds one."""
+    if sys.platform == "win32":
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # the first byte stands for the file (it may be empty)
+        except PermissionError:  # Windows' answer when another process holds that byte
+            raise BlockingIOError(errno.EAGAIN, "locked") from None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
 def _unlock(lock_path: Path, fd: int) -> None:
     """Remove the lock file while still holding it, then release it."""
     try:
         named, held = os.stat(lock_path), os.fstat(fd)
         if (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino):
+            if sys.platform == "win32":
+                os.close(fd)  # Windows removes no open file; another export may open it first: it stays
+                fd = -1
             os.unlink(lock_path)
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         pass
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 @contextlib.contextmanager
@@ -241,7 +293,7 @@ def staged_output(out: Path, rule: OutputRule = EXPORT_RULE) -> Iterator[Path]:
         raise OutputDirError(
             f"{rule.label} {out}: {out.parent} is not writable; choose a folder you can write to"
         )
-    lock_path = out.parent / f".{out.name}.lock"
+    lock_path = lock_file(out)
     published = False
     try:
         fd = _lock(lock_path, out, rule)

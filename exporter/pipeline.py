@@ -1,4 +1,4 @@
-"""`edgeship export`: load, fold, convert every variant, validate, write manifest and report, publish.
+"""`export(options)`: load, fold, convert every variant, validate, write manifest and report, publish.
 
 Order of work: every check that can fail fast runs before any conversion, and those that need no model
 (options, the output folder, the data files' headers) before the model is loaded. A refusal creates
@@ -22,9 +22,9 @@ import numpy as np
 from exporter import __version__
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
-from exporter.data import ArrayRows, Dataset, Rows, fit_dataset, inspect_dataset
-from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError
-from exporter.loading import LoadedModel, load_model
+from exporter.data import ArrayRows, Dataset, Rows, array_dataset, fit_dataset, inspect_dataset
+from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError, parameter
+from exporter.loading import LoadedModel, load_model, load_model_object
 from exporter.memory import release_memory
 from exporter.outdir import EXPORT_RULE, check_replaceable, staged_output
 from exporter.progress import Progress
@@ -37,15 +37,22 @@ PARITY_BYTES = 2_000_000  # parity inputs per fixture: small models get 16 sampl
 EVAL_JSON_BYTES = 4_000_000
 
 
+DATA_ROLES = ("calibration", "eval", "train")
+
+
 @dataclass(frozen=True)
 class ExportOptions:
-    model: Path
-    out: Path
+    """What to export, and where. Paths may be `str` or `Path`; from Python, `model` may also be a Keras
+    model object (Keras 3 or tf-keras) and the data arrays: `calibration=x`, `eval=(x, y)`, `train=(x, y)`.
+    """
+
+    model: Path | str | Any  # a .keras / .h5 file, a SavedModel folder, or a keras.Model in memory
+    out: Path | str
     variants: list[str] | None = None  # None: every variant the given data allows
     targets: list[str] = field(default_factory=lambda: [t.value for t in Target])
-    calibration: Path | None = None
-    eval: Path | None = None
-    train: Path | None = None
+    calibration: Path | str | Any | None = None  # DATA.npz with array x, or the array x
+    eval: Path | str | Any | None = None  # DATA.npz with arrays x, y, or the tuple (x, y)
+    train: Path | str | Any | None = None  # DATA.npz with arrays x, y, or the tuple (x, y)
     qat_epochs: int = 2
     shard_size: int = DEFAULT_SHARD_SIZE
     fold_bn: bool = True
@@ -55,7 +62,14 @@ class ExportOptions:
     labels: list[str] | None = None
     preprocessing: dict[str, Any] | None = None
     source_folder: Path | None = None  # copied into DIR/source
-    quiet: bool = False
+    quiet: bool = False  # no progress lines and no table
+    show_table: bool = True  # the report table on stdout (`edgeship export --json` prints JSON instead)
+
+    def __post_init__(self) -> None:
+        # Text paths become Paths, so the rest of the export sees one type (frozen: set through object).
+        for name in ("model", "out", "source_folder", *DATA_ROLES):
+            if isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, Path(getattr(self, name)))
 
 
 @dataclass
@@ -64,30 +78,37 @@ class ExportResult:
     out: Path
     rows: list[Row]
     manifest: dict[str, Any]
+    report: dict[str, Any] = field(default_factory=dict)  # what report.json holds
 
 
 def export(options: ExportOptions) -> ExportResult:
+    """Write the validated ladder to `options.out`; raises an EdgeshipError saying what to change."""
     progress = Progress(quiet=options.quiet)
     # Checks that read no model and create nothing: options, the output folder, the data files' layout.
     _check_options(options)
     rule = replace(EXPORT_RULE, inputs=_inputs(options))
-    check_replaceable(options.out, rule)
+    out = Path(options.out)
+    check_replaceable(out, rule)
+    given = {role: getattr(options, role) for role in DATA_ROLES if getattr(options, role) is not None}
     files = {
-        role: inspect_dataset(path, role, need_labels=role != "calibration")
-        for role, path in (
-            ("calibration", options.calibration),
-            ("eval", options.eval),
-            ("train", options.train),
-        )
-        if path is not None
+        role: inspect_dataset(data, role, need_labels=role != "calibration")
+        for role, data in given.items()
+        if isinstance(data, Path)
     }
-    progress.step(f"loading {options.model}")
-    source = load_model(options.model)
+    if isinstance(options.model, Path):
+        progress.step(f"loading {options.model}")
+        source = load_model(options.model)
+    else:
+        source = load_model_object(options.model)
     _check_finite_weights(source)
     classes = _num_classes(source)
     calibration, evaluation, train = (
-        fit_dataset(files[role], source.input, classes) if role in files else None
-        for role in ("calibration", "eval", "train")
+        None
+        if role not in given
+        else fit_dataset(files[role], source.input, classes)
+        if role in files
+        else array_dataset(given[role], role, source.input, classes, need_labels=role != "calibration")
+        for role in DATA_ROLES
     )
     if calibration is None and train is not None:
         progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
@@ -96,7 +117,7 @@ def export(options: ExportOptions) -> ExportResult:
     plan = _plan(options, calibration, train, keras_problem)
     _check_something_to_build(options, plan)
 
-    with staged_output(options.out, rule) as staging:
+    with staged_output(out, rule) as staging:
         samples = evaluation or calibration or train
         if samples is None:
             progress.step(
@@ -122,21 +143,24 @@ def export(options: ExportOptions) -> ExportResult:
         manifest = _manifest(options, source, folded, artifacts, rows, evaluation, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         reference_json = {"accuracy": reference.accuracy, "samples": len(valid), "data": reference.data}
-        (staging / "report.json").write_text(json.dumps(report_json(rows, reference_json, folded), indent=1))
+        report = report_json(rows, reference_json, folded)
+        (staging / "report.json").write_text(json.dumps(report, indent=1))
         if options.source_folder is not None:
             shutil.copytree(options.source_folder, staging / "source")
-        if not options.quiet:
+        if options.show_table and not options.quiet:
             print(table(rows), file=sys.stdout, flush=True)
         if failures and not options.allow_degraded:
             raise ValidationError(failures)
-    progress.step(f"wrote {len(artifacts)} variant(s) to {options.out}")
-    return ExportResult(exit_code=0, out=options.out, rows=rows, manifest=manifest)
+    progress.step(f"wrote {len(artifacts)} variant(s) to {out}")
+    return ExportResult(exit_code=0, out=out, rows=rows, manifest=manifest, report=report)
 
 
 def _inputs(options: ExportOptions) -> tuple[tuple[str, Path], ...]:
-    """What the output folder must never be nor hold: the model and the data it is read from."""
-    data = [("--calibration", options.calibration), ("--eval", options.eval), ("--train", options.train)]
-    return (("the model", options.model), *((f"the {flag} data", p) for flag, p in data if p is not None))
+    """What the output folder must never be nor hold: the model and the data files it is read from."""
+    data = [(f"the {parameter(role)} data", getattr(options, role)) for role in DATA_ROLES]
+    return tuple(
+        (what, path) for what, path in [("the model", options.model), *data] if isinstance(path, Path)
+    )
 
 
 def _check_something_to_build(options: ExportOptions, plan: list[tuple[VariantSpec, str | None]]) -> None:
@@ -147,21 +171,38 @@ def _check_something_to_build(options: ExportOptions, plan: list[tuple[VariantSp
     for spec, reason in plan:
         by_reason.setdefault(str(reason), []).append(spec.id)
     reasons = "; ".join(f"{', '.join(ids)}: {reason}" for reason, ids in by_reason.items())
-    hint = "add tflite to --targets" if Target.TFLITE not in options.targets else "give the data they need"
+    hint = (
+        f"add tflite to {parameter('targets')}"
+        if Target.TFLITE not in options.targets
+        else "give the data they need"
+    )
     raise UnsupportedModelError(
-        f"no variant can be built for --targets {','.join(options.targets)}, so {options.out} was left as "
-        f"it was: {reasons}; {hint}"
+        f"no variant can be built for {parameter('targets')} {','.join(options.targets)}, so {options.out} "
+        f"was left as it was: {reasons}; {hint}"
     )
 
 
 def _check_options(options: ExportOptions) -> None:
     if options.qat_epochs < 1:
-        raise DataError(f"--qat-epochs {options.qat_epochs}: give at least 1 epoch")
+        raise DataError(f"{parameter('qat_epochs')} {options.qat_epochs}: give at least 1 epoch")
     if options.shard_size < 1024:
-        raise DataError(f"--shard-size {options.shard_size}: give at least 1024 bytes")
+        raise DataError(f"{parameter('shard_size')} {options.shard_size}: give at least 1024 bytes")
+    targets = [t.value for t in Target]
+    for target in options.targets:
+        if target not in targets:
+            raise DataError(
+                f"{parameter('targets')} {target} is not a target; choose from {', '.join(targets)}"
+            )
     for variant in options.variants or []:
+        if variant not in VARIANTS:
+            raise DataError(
+                f"{parameter('variants')} {variant} is not a variant; choose from {', '.join(VARIANTS)}"
+            )
         if VARIANTS[variant].target not in options.targets:
-            raise DataError(f"--variants {variant} is not in --targets {','.join(options.targets)}")
+            raise DataError(
+                f"{parameter('variants')} {variant} is not in "
+                f"{parameter('targets')} {','.join(options.targets)}"
+            )
 
 
 def _check_finite_weights(source: LoadedModel) -> None:
@@ -324,14 +365,13 @@ def _manifest(
             **artifact.manifest_fields,
             "parity": artifact.parity_path.as_posix(),
         }
-    source_file = source.path / "saved_model.pb" if source.path.is_dir() else source.path
     manifest: dict[str, Any] = {
         "format": "edgeship-export",
         "format_version": 1,
-        "name": options.name or options.out.name,
+        "name": options.name or Path(options.out).name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "edgeship_version": __version__,
-        "source": {"file": source.path.name, "kind": source.kind, "sha256": _sha256(source_file)},
+        "source": _source(source),
         "input": source.input.as_json(),
         "output": source.output.as_json(),
         "preprocessing": options.preprocessing or _preprocessing(source, evaluation),
@@ -345,6 +385,17 @@ def _manifest(
     if evaluation is not None:
         manifest["eval"] = _write_eval(evaluation, staging)
     return manifest
+
+
+def _source(source: LoadedModel) -> dict[str, Any]:
+    """What the export was made from; a model object from Python has no file, so its weights are hashed."""
+    if source.in_memory:
+        digest = hashlib.sha256()
+        for weight in source.keras_model.weights if source.keras_model is not None else []:
+            digest.update(np.ascontiguousarray(np.asarray(weight)).tobytes())
+        return {"file": None, "kind": source.kind, "sha256": digest.hexdigest()}
+    source_file = source.path / "saved_model.pb" if source.path.is_dir() else source.path
+    return {"file": source.path.name, "kind": source.kind, "sha256": _sha256(source_file)}
 
 
 def _write_eval(evaluation: Dataset, staging: Path) -> str:

@@ -110,6 +110,14 @@ def _tfjs_config(name: str, class_name: str, cfg: Config) -> Config:
             f"layer '{name}' (GRU) sets reset_after=True (the Keras default), which TFJS does not implement; "
             "build the GRU with reset_after=False, or export TFLite variants only."
         )
+    if class_name == "InputLayer" and out.pop("optional", False):
+        # tf-keras 2.21 writes InputLayer's `optional` (2.19 did not). tfjs-layers neither reads nor saves it,
+        # so a model fine-tuned in the browser comes back without it (tests/test_tfjs_resave.py): it is left
+        # out here too, and an optional input, which tfjs cannot leave unfed, is refused.
+        raise UnsupportedModelError(
+            f"layer '{name}' (InputLayer) is an optional input, which TFJS cannot express; make the input "
+            "required, or export TFLite variants only."
+        )
     return out
 
 

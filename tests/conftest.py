@@ -4,4 +4,3 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # see exporter/__init__.py
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")  # see exporter/__init__.py

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from models import tf_keras_sequential, write_data
 
-EDGESHIP = [sys.executable, "-m", "exporter"]
+EDGESHIP = [sys.executable, "-m", "edgeship"]
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def setup(tmp_path_factory):
 
 def _export(args: list[str], out: Path) -> subprocess.CompletedProcess:
     """One complete `edgeship export` run in its own process."""
-    command = [sys.executable, "-m", "exporter", "export", *args, "--out", str(out)]
+    command = [sys.executable, "-m", "edgeship", "export", *args, "--out", str(out)]
     return subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
 
 
@@ -61,7 +61,7 @@ def _assert_intact_and_loadable(out: Path, fingerprint: dict[str, str]) -> None:
 
 def _start(setup, out: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "exporter", "export", *setup["args"], "--out", str(out)],
+        [sys.executable, "-m", "edgeship", "export", *setup["args"], "--out", str(out)],
         env=ENV, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
     )  # fmt: skip
 

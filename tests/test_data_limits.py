@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-EDGESHIP = [sys.executable, "-m", "exporter"]
+EDGESHIP = [sys.executable, "-m", "edgeship"]
 PEAK_LIMIT = 1 << 30  # the refusals happen before TensorFlow is even imported; a bomb read whole is 2.5 GiB
 BOMB_BYTES = 5 << 29  # 2.5 GiB of zeros: a 2.6 MB file once deflated
 

@@ -17,7 +17,7 @@ KIB = 1024
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo") / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "demo", "--out", str(out)],
+        [sys.executable, "-m", "edgeship", "demo", "--out", str(out)],
         capture_output=True, text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

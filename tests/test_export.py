@@ -1,8 +1,8 @@
 """`edgeship export` end to end on two small architectures, parametrised over every variant.
 
 One model is Keras 3 (functional, `.keras`), the other tf-keras (Sequential, `.h5`). Each is exported once
-per module; the tests then check what was written against independent readers: the tensorflowjs Python
-loader for the weights, the LiteRT interpreter for the parity fixtures.
+per module; the tests then check what was written against independent readers: @tensorflow/tfjs in node
+(the real consumer) for the weights, the LiteRT interpreter for the parity fixtures.
 """
 
 from __future__ import annotations
@@ -55,13 +55,11 @@ def _tfjs_files(exported, precision) -> tuple[Path, Path]:
 
 
 def _read_tfjs(exported, precision) -> tuple[dict, dict[str, np.ndarray]]:
-    """A TFJS variant's model.json and its weights by name, decoded by tensorflowjs' own Python reader."""
-    from tensorflowjs import read_weights
+    """A TFJS variant's model.json and its weights by name, as @tensorflow/tfjs loads them (in node)."""
+    from tfjs_node import read_tfjs_weights
 
     model_path = _tfjs_files(exported, precision)[0]
-    model_json = json.loads(model_path.read_text())
-    entries = read_weights.read_weights(model_json["weightsManifest"], str(model_path.parent), flatten=True)
-    return model_json, {w["name"]: w["data"] for w in entries}
+    return json.loads(model_path.read_text()), read_tfjs_weights(model_path)
 
 
 def _report_rows(exported) -> dict:
@@ -116,7 +114,7 @@ def _original_weights(exported) -> dict[str, np.ndarray]:
 
 
 @pytest.mark.parametrize("precision", [Precision.FP32, Precision.FP16, Precision.INT8])
-def test_tfjs_weights_read_back_by_tensorflowjs(exported, precision):
+def test_tfjs_weights_read_back_by_tfjs(exported, precision):
     from exporter.quantize import quantize_symmetric
 
     _, read = _read_tfjs(exported, precision)

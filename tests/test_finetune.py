@@ -1,8 +1,8 @@
 """POST /api/models/<id>/finetuned: a browser-fine-tuned model comes back as a new, validated export.
 
 A real tiny export is made once per module; each test copies it into its own folder of exports. Uploads are
-built as the browser builds them (docs/FINETUNE_API.md): the export's tfjs-fp32 weights read back with
-tensorflowjs' `read_weights`, perturbed as fine-tuning would, the topology in the form @tensorflow/tfjs 4.22
+built as the browser builds them (docs/FINETUNE_API.md): the export's tfjs-fp32 weights as @tensorflow/tfjs
+loads them (node), perturbed as fine-tuning would, the topology in the form @tensorflow/tfjs 4.22
 saves it, the weight data concatenated float32. Only the valid uploads reach the exporter.
 """
 
@@ -128,21 +128,20 @@ def tfjs_saved_topology(topology: dict, head: str) -> dict:
 
 def fine_tuned_weights(base: Path, extra_class: bool, seed: int) -> tuple[dict, list[tuple[str, np.ndarray]]]:
     """The base tfjs-fp32 topology and weights, perturbed as fine-tuning would (and with a grown head)."""
-    from tensorflowjs.read_weights import read_weights
+    from tfjs_node import read_tfjs_weights
 
     entry = json.loads((base / "manifest.json").read_text())["variants"]["tfjs-fp32"]["entry"]
     model_json = json.loads((base / entry).read_text())
-    entries = read_weights(model_json["weightsManifest"], str((base / entry).parent), flatten=True)
     rng = np.random.default_rng(seed)
     weights = []
-    for entry in entries:
-        value = np.asarray(entry["data"], dtype=np.float32)
+    for name, read in read_tfjs_weights(base / entry).items():
+        value = np.asarray(read, dtype=np.float32)
         value = value + rng.normal(0.0, 0.01 * (float(value.std()) + 1e-3), value.shape).astype(np.float32)
-        if extra_class and entry["name"] == "classes/kernel":
+        if extra_class and name == "classes/kernel":
             value = np.concatenate([value, rng.normal(0.0, 0.05, (value.shape[0], 1))], axis=1)
-        if extra_class and entry["name"] == "classes/bias":
+        if extra_class and name == "classes/bias":
             value = np.concatenate([value, [-1.0]])
-        weights.append((entry["name"], value.astype(np.float32)))
+        weights.append((name, value.astype(np.float32)))
     topology = model_json["modelTopology"]
     if extra_class:
         topology["config"]["layers"][-1]["config"]["units"] = CLASSES + 1

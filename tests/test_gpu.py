@@ -306,7 +306,8 @@ def test_a_default_config_does_not_import_tensorflow() -> None:
     result = run_python(
         """
         import json, os, sys
-        from exporter import cli, gpu
+        from edgeship import cli
+        from exporter import gpu
         for argv in (["gpu"], ["serve", "dist"]):
             args = cli.build_parser().parse_args(argv)
             assert gpu.apply(gpu.config_from(args, os.environ)) == []

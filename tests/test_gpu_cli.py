@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter import cli
+from edgeship import cli
 
 EDGESHIP = Path(sys.executable).with_name("edgeship")
 ROOT = Path(__file__).resolve().parents[1]

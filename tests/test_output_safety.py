@@ -14,7 +14,7 @@ import pytest
 from models import write_data
 from server_fixtures import write_export
 
-EDGESHIP = [sys.executable, "-m", "exporter"]
+EDGESHIP = [sys.executable, "-m", "edgeship"]
 TAIL_EXPORT = "give a new or empty folder, or an earlier edgeship export"
 TAIL_SITE = "give a new or empty folder, or an earlier edgeship site"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from server_fixtures import write_export, write_static
 
-from exporter.errors import ServeError
 from webapp import create_app
+from webapp.serve_error import ServeError
 from webapp.site import build_site
 
 
@@ -103,7 +103,7 @@ def test_an_unbuilt_app_is_one_clear_error(tmp_path, exports_dir):
 
 def test_cli(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "exporter", "build-site", str(tmp_path / "none"), str(tmp_path / "site")],
+        [sys.executable, "-m", "edgeship", "build-site", str(tmp_path / "none"), str(tmp_path / "site")],
         capture_output=True,
         text=True,
     )

@@ -66,7 +66,7 @@ def outside(tmp_path: Path) -> Path:
 
 def build_site_cli(exports_dir: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "exporter", "build-site", str(exports_dir), str(out)],
+        [sys.executable, "-m", "edgeship", "build-site", str(exports_dir), str(out)],
         capture_output=True,
         text=True,
         timeout=120,

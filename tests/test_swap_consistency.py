@@ -66,7 +66,7 @@ def test_readers_never_see_a_mix_while_exports_are_replaced(tmp_path):
     _publish(exports / "m", 0)
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "exporter", "serve", str(exports), "--port", str(port)],
+        [sys.executable, "-m", "edgeship", "serve", str(exports), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}/models/m/"

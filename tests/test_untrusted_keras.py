@@ -31,7 +31,7 @@ REFUSED_CUSTOM = (
 )
 
 
-# The real CLI (`python -m exporter`), reporting its peak RSS: VmHWM belongs to the process' own memory map,
+# The real CLI (`python -m edgeship`), reporting its peak RSS: VmHWM belongs to the process' own memory map,
 # while ru_maxrss would carry over the pytest process' peak across fork and exec.
 CLI_WITH_PEAK = """
 import atexit, os, runpy, sys
@@ -40,7 +40,7 @@ def report():
         out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
 atexit.register(report)
 sys.argv[0] = "edgeship"
-runpy.run_module("exporter", run_name="__main__", alter_sys=True)
+runpy.run_module("edgeship", run_name="__main__", alter_sys=True)
 """
 
 

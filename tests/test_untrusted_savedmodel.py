@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from models import write_data
 
-EDGESHIP = [sys.executable, "-m", "exporter"]
+EDGESHIP = [sys.executable, "-m", "edgeship"]
 ADVICE = "edgeship runs no file, network or Python op from a model file. Export the model without it."
 INPUT = [None, 8, 8, 1]
 

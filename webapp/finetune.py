@@ -3,7 +3,7 @@
 The request format is in docs/FINETUNE_API.md. Order of work: find the base export (404), make sure there is
 a folder of exports to add to (409) with room for one more (`finetune_store`, 507), refuse a body over the
 limit before reading it (413), take a place in the conversion queue (503), check every part in memory
-(`finetune_validation`, 400/413), and only then build the tf-keras model in a temporary folder outside the
+(`finetune_checks`, 400/413), and only then build the tf-keras model in a temporary folder outside the
 served one and run the exporter, which publishes the new export atomically under a new id.
 
 One export runs at a time, and at most FINETUNE_WAITING uploads wait for it: each waiting upload holds one
@@ -37,8 +37,9 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 
+import exporter
 from webapp import exports, finetune_store
-from webapp.finetune_validation import (
+from webapp.finetune_checks import (
     BASE_VARIANT,
     PARTS,
     Base,
@@ -56,7 +57,15 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("finetune", __name__)
 
-VARIANTS = ["tflite-fp32", "tflite-dynamic-int8", "tflite-int8", "tfjs-fp32", "tfjs-fp16", "tfjs-int8"]
+# The ladder a fine-tune gets, from the exporter's own VARIANTS (so an id can never be one it does not know):
+# every variant the upload's samples allow, which calibrate int8 but are no labelled set for QAT, less
+# tflite-fp16 (docs/FINETUNE_API.md lists the six).
+LEFT_OUT = frozenset({"tflite-fp16"})
+VARIANTS = [
+    variant
+    for variant, spec in exporter.VARIANTS.items()
+    if variant not in LEFT_OUT and exporter.Need.TRAIN not in spec.needs
+]
 SINGLE_EXPORT = (
     "the server serves a single export folder, so there is no place to store a fine-tuned model beside it; "
     "serve the folder that holds the export folders instead"
@@ -183,7 +192,7 @@ def new_id(base_id: str, root: Path) -> str:
     while True:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         candidate = f"{stem}-ft-{stamp}-{secrets.token_hex(3)}"
-        if not (root / candidate).exists() and not (root / f".{candidate}.lock").exists():
+        if not (root / candidate).exists() and not exporter.lock_file(root / candidate).exists():
             return candidate
 
 
@@ -208,10 +217,7 @@ def export_finetuned(upload: Upload, base: Base, root: Path) -> str:
 def _run_export(
     upload: Upload, base: Base, model: Path, calibration: Path, out: Path, source_folder: Path
 ) -> None:
-    from exporter.errors import EdgeshipError
-    from exporter.pipeline import ExportOptions, export
-
-    options = ExportOptions(
+    options = exporter.ExportOptions(
         model=model,
         out=out,
         calibration=calibration,
@@ -224,21 +230,16 @@ def _run_export(
         quiet=True,
     )
     try:
-        export(options)
-    except EdgeshipError as error:
+        exporter.export(options)
+    except exporter.EdgeshipError as error:
         log.error("fine-tune of %s: the export failed: %s", base.id, error)
         raise ExportFailed(EXPORT_FAILED) from None
-    finally:
-        # The exporter's lock file beside the new folder: the id is never used again, so it can go.
-        (out.parent / f".{out.name}.lock").unlink(missing_ok=True)
 
 
 def build_model(upload: Upload) -> Any:
     """The tf-keras model: the checked topology, every weight set by name (as exporter/targets/tfjs.py)."""
     import tf_keras
 
-    from exporter.tfjs_topology import set_weights_by_tfjs_name
-
     model = tf_keras.models.model_from_json(json.dumps(upload.topology))
-    set_weights_by_tfjs_name(model, upload.weights)
+    exporter.set_weights_by_tfjs_name(model, upload.weights)
     return model

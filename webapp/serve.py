@@ -21,10 +21,11 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
-from exporter.errors import ServeError
+from exporter import parameter
 from webapp import create_app, exports
 from webapp.errors import MESSAGES
 from webapp.security import SECURITY_HEADERS, bound_hosts
+from webapp.serve_error import ServeError
 
 THREADS = 8
 # Browsers send a few KiB of headers; cookies other apps on localhost set come along, hence the room.
@@ -106,7 +107,8 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     except (OSError, OverflowError, ValueError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise ServeError(
-            f"cannot listen on {host}:{port} ({reason}); choose another --port or --host."
+            f"cannot listen on {host}:{port} ({reason}); choose another {parameter('port')} or "
+            f"{parameter('host')}."
         ) from None
     # effective_port: with --port 0 the OS picks a free one, and this line is how a caller learns it.
     # A host name with several addresses (localhost: ::1 and 127.0.0.1) gives a multi-socket server

@@ -20,8 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from exporter.errors import ServeError
-from exporter.outdir import SITE_MARKER, SITE_RULE, check_replaceable, staged_output
+from exporter import SITE_MARKER, SITE_RULE, check_replaceable, staged_output
 from webapp import exports
 from webapp.files import IMMUTABLE, REVALIDATE
 from webapp.security import (
@@ -30,6 +29,7 @@ from webapp.security import (
     WORKER_CONTENT_SECURITY_POLICY,
     WORKER_PATH_PREFIX,
 )
+from webapp.serve_error import ServeError
 from webapp.shell import SW_JS, models_line
 
 STATIC_DIR = Path(__file__).parent / "static"

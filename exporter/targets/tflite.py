@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from exporter.config import Precision, VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array, write_content_named
+from exporter.context import Artifact, ExportContext, encode_array, trace, write_content_named
 from exporter.errors import ConversionError
 from exporter.tflite_runtime import TfliteRunner, float_ops, usable_cores
 
@@ -43,14 +43,21 @@ def _dynamic_int8(converter: Any, context: ExportContext) -> Any:
 
 
 def _full_int8(converter: Any, context: ExportContext) -> Any:
-    import tensorflow as tf
-
     assert context.calibration is not None, "the pipeline skips int8 without calibration data"
     samples = context.calibration.x.limited(CALIBRATION_SAMPLES)
+    return _full_integer(converter, context.progress.iterate(samples.chunks(1), len(samples), "calibrating"))
+
+
+def _full_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
+    """Every op and the input and output in int8: the one setup of tflite-int8 and tflite-qat.
+
+    For int8 the samples calibrate the activation ranges; after QAT, which learned those ranges, they only
+    fix the input tensor's own range for int8 I/O. One sample at a time, read from the file: the data is
+    never in memory as a whole."""
+    import tensorflow as tf
 
     def representative() -> Iterator[list[np.ndarray]]:
-        # One sample at a time, read from the file: the calibration set is never in memory as a whole.
-        for sample in context.progress.iterate(samples.chunks(1), len(samples), "calibrating"):
+        for sample in samples:
             yield [sample]
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -59,6 +66,21 @@ def _full_int8(converter: Any, context: ExportContext) -> Any:
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     return converter
+
+
+def _qat(context: ExportContext) -> bytes:
+    """tflite-qat: the fake-quant model exporter/qat.py trained, converted with the full-integer setup."""
+    import tensorflow as tf
+
+    from exporter.qat import quantization_aware_model  # imports tensorflow-model-optimization
+
+    context.progress.step(f"tflite-qat: fine-tuning with fake-quant nodes for {context.qat_epochs} epoch(s)")
+    q_model = quantization_aware_model(context)
+    assert context.train is not None, "the pipeline skips QAT without training data"
+    function = trace(q_model, tuple(q_model.inputs[0].shape))
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+    samples = context.train.x.limited(CALIBRATION_SAMPLES)
+    return run_converter(_full_integer(converter, samples.chunks(1)), f"tflite-{Precision.QAT}")
 
 
 PRECISIONS: dict[Precision, Callable[[Any, ExportContext], Any]] = {
@@ -71,9 +93,7 @@ PRECISIONS: dict[Precision, Callable[[Any, ExportContext], Any]] = {
 
 def build_flatbuffer(context: ExportContext, precision: Precision) -> bytes:
     if precision is Precision.QAT:
-        from exporter.qat import qat_flatbuffer
-
-        return qat_flatbuffer(context)
+        return _qat(context)
     configure = PRECISIONS[precision]
     return convert_trace(context, lambda converter: configure(converter, context), f"tflite-{precision}")
 

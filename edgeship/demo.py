@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from exporter.pipeline import ExportOptions, ExportResult, export
-from exporter.progress import Progress
+from exporter import ExportOptions, ExportResult, Progress, export
 
 SEED = 0
 EPOCHS = 20
@@ -92,8 +91,8 @@ def train(source: Path, progress: Progress) -> None:
     np.savez(source / "calibration.npz", x=x_train[pick])
 
 
-def run_demo(out: Path) -> ExportResult:
-    progress = Progress()
+def run_demo(out: Path, quiet: bool = False) -> ExportResult:
+    progress = Progress(quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="edgeship-demo-") as tmp:
         source = Path(tmp)
         progress.step("training the demo CNN on scikit-learn's digits (1,437 train / 360 eval images)")
@@ -115,5 +114,6 @@ def run_demo(out: Path) -> ExportResult:
                 "ink": "high",
             },
             source_folder=source,
+            quiet=quiet,
         )
         return export(options)

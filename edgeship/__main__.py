@@ -1,5 +1,5 @@
 import sys
 
-from exporter.cli import entry
+from edgeship.cli import entry
 
 sys.exit(entry())

@@ -1,7 +1,12 @@
-"""The `edgeship` command line: thin parsers over typed functions.
+"""The `edgeship` command line: thin parsers over the library (`exporter`) and the web app (`webapp`).
 
-Every user error is an `EdgeshipError`; `main` prints it as one line and returns 2. GPU options are applied
-before any module that imports TensorFlow is imported, because TensorFlow fixes its devices at first use.
+Every user error is an `EdgeshipError` (the web app's `ServeError` included); `main` prints it as one line,
+with the parameters it names shown as this command line's flags (`out` as `--out`, build-site's `site_out`
+as `OUT`), and returns 2. GPU options are applied before any module that imports TensorFlow is imported,
+because TensorFlow fixes its devices at first use.
+
+`--quiet` (before or after the command): no progress lines and no table; errors still one line on stderr.
+`edgeship export --json`: the report on stdout as JSON (report.json's content and "out"), nothing else.
 """
 
 from __future__ import annotations
@@ -12,15 +17,39 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from exporter import __version__, gpu
-from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Target
-from exporter.errors import EdgeshipError
-from exporter.memory import OPTIONAL_IMPORTS, keep_out, tune_allocator
-from exporter.native_output import native_output_to_log
+from edgeship.memory import OPTIONAL_IMPORTS, keep_out, tune_allocator
+from edgeship.native_output import native_output_to_log
+from exporter import DEFAULT_SHARD_SIZE, VARIANTS, EdgeshipError, Target, gpu
 
 Command = Callable[[argparse.Namespace], int]
 # Optional libraries a command does use: the demo loads its digits with scikit-learn (which needs scipy).
 USES_OPTIONAL = {"demo": {"sklearn", "scipy"}}
+# How this command line names the library's parameters in messages: its positional arguments by their
+# metavar, every other parameter as its flag (qat_epochs as --qat-epochs).
+POSITIONAL = {"model": "MODEL", "directory": "DIR", "site_out": "OUT"}
+
+
+def flag(parameter: str) -> str:
+    """How this command line names a library parameter: `out` is --out, `site_out` is OUT."""
+    return POSITIONAL.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def error_line(error: EdgeshipError) -> str:
+    """The one line the command line prints for a user error."""
+    return f"{type(error).__name__}: {error.message(flag)}"
+
+
+class _VersionAction(argparse.Action):
+    """--version: computed only when asked (it reads package metadata and the vendored tfjs bundle)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the versions of edgeship and its stack")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from edgeship.versions import report
+
+        print(report())
+        parser.exit()
 
 
 def _csv_choices(choices: Sequence[str], what: str) -> Callable[[str], list[str]]:
@@ -57,7 +86,9 @@ def _port(text: str) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from exporter.pipeline import ExportOptions, export
+    import json
+
+    from exporter import ExportOptions, export
 
     options = ExportOptions(
         model=args.model,
@@ -71,14 +102,19 @@ def _run_export(args: argparse.Namespace) -> int:
         shard_size=args.shard_size,
         fold_bn=not args.no_fold_bn,
         allow_degraded=args.allow_degraded,
+        quiet=args.quiet,
+        show_table=not args.json,
     )
-    return export(options).exit_code
+    result = export(options)
+    if args.json:
+        print(json.dumps({"out": str(result.out), **result.report}, indent=1), flush=True)
+    return result.exit_code
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from exporter.demo import run_demo
+    from edgeship.demo import run_demo
 
-    return run_demo(args.out).exit_code
+    return run_demo(args.out, quiet=args.quiet).exit_code
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -92,6 +128,8 @@ def _run_build_site(args: argparse.Namespace) -> int:
     from webapp.site import build_site
 
     site = build_site(args.directory, args.out)
+    if args.quiet:
+        return 0
     print(
         f"Wrote {site.files} files for {len(site.exports)} export(s) to {site.out}: serve it from any static "
         "host with the headers in _headers (Netlify, Cloudflare Pages) or _nginx.conf (nginx)."
@@ -104,16 +142,23 @@ def _run_gpu(args: argparse.Namespace) -> int:
     return 0
 
 
+QUIET_HELP = "no progress lines and no table (errors are still printed, as one line)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edgeship", description="Export a Keras/TensorFlow model for phones, boards and web pages."
     )
-    parser.add_argument("--version", action="version", version=f"edgeship {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command takes --quiet too; SUPPRESS, so that its default does not undo a --quiet given before it.
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     gpu_options = gpu.argument_parser()
 
     export = sub.add_parser(
-        "export", parents=[gpu_options], help="write the validated precision ladder for a model"
+        "export", parents=[gpu_options, quiet], help="write the validated precision ladder for a model"
     )
     export.add_argument(
         "model", type=Path, help="a Keras 3 .keras file, a tf-keras .h5 file, or a SavedModel"
@@ -146,28 +191,37 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--allow-degraded", action="store_true", help="exit 0 even when a variant is outside its tolerance"
     )
+    export.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report (report.json and the out path) as JSON on stdout instead of the table",
+    )
     export.set_defaults(func=_run_export)
 
     demo = sub.add_parser(
-        "demo", parents=[gpu_options], help="train the digits CNN and export the whole ladder"
+        "demo", parents=[gpu_options, quiet], help="train the digits CNN and export the whole ladder"
     )
     demo.add_argument(
         "--out", type=_folder, default=Path("dist/demo"), help="export folder (default dist/demo)"
     )
     demo.set_defaults(func=_run_demo)
 
-    serve = sub.add_parser("serve", help="serve exports as an offline web app")
+    serve = sub.add_parser("serve", parents=[quiet], help="serve exports as an offline web app")
     serve.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
     serve.set_defaults(func=_run_serve)
 
-    site = sub.add_parser("build-site", help="write the app and the exports as a static site for any host")
+    site = sub.add_parser(
+        "build-site", parents=[quiet], help="write the app and the exports as a static site for any host"
+    )
     site.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
     site.add_argument("out", type=_folder, help="the site folder to write (replaced only on success)")
     site.set_defaults(func=_run_build_site)
 
-    gpu_cmd = sub.add_parser("gpu", parents=[gpu_options], help="show GPUs and the memory configuration")
+    gpu_cmd = sub.add_parser(
+        "gpu", parents=[gpu_options, quiet], help="show GPUs and the memory configuration"
+    )
     gpu_cmd.set_defaults(func=_run_gpu)
     return parser
 
@@ -185,7 +239,7 @@ def _quiet_python_warnings() -> None:
 
 
 def main(argv: Sequence[str] | None = None, lean: bool = False) -> int:
-    """Run one command. `lean` (the installed `edgeship`, `python -m exporter`) keeps the optional libraries
+    """Run one command. `lean` (the installed `edgeship`, `python -m edgeship`) keeps the optional libraries
     the command does not use out of this process; not for tests that call main(): they share the process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
     tune_allocator()
@@ -199,7 +253,7 @@ def main(argv: Sequence[str] | None = None, lean: bool = False) -> int:
                 print(notice, file=sys.stderr)
             return int(args.func(args))
         except EdgeshipError as error:
-            print(f"{type(error).__name__}: {error}", file=sys.stderr)
+            print(error_line(error), file=sys.stderr)
             return error.exit_code
         except KeyboardInterrupt:
             print("Interrupted: nothing was changed in the output folder.", file=sys.stderr)
