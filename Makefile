@@ -19,6 +19,8 @@ setup: $(VENV)/.installed node_modules/.installed webapp/static/vendor/.installe
 browsers: /usr/bin/chromium /usr/sbin/nginx
 
 $(VENV)/.installed: requirements.lock pyproject.toml
+	@# A new lock starts from an empty venv: pip would leave behind what the old lock had and this one drops.
+	@if [ -f $@ ] && [ requirements.lock -nt $@ ]; then echo "requirements.lock changed: rebuilding $(VENV)"; rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
