@@ -4,6 +4,8 @@ import { test as base, expect } from "@playwright/test";
 import { startServer } from "./support/server.js";
 import { startStaticSite } from "./support/static-site.js";
 
+export { drawSeven } from "./support/draw.js";
+
 export const test = base.extend({
   exportsDir: [
     // eslint-disable-next-line no-empty-pattern
@@ -52,24 +54,6 @@ export async function openApp(page, hash = "") {
 export async function waitForController(page) {
   await page.evaluate(() => window.edgeship.controlled());
   await expect.poll(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller))).toBe(true);
-}
-
-/** Draws a "7" on the canvas with the mouse (deterministic strokes). */
-export async function drawSeven(page) {
-  const canvas = page.locator("#draw-canvas");
-  const box = await canvas.boundingBox();
-  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(0.25, 0.2));
-  await page.mouse.down();
-  for (const [x, y] of [
-    [0.5, 0.2],
-    [0.75, 0.2],
-    [0.62, 0.5],
-    [0.5, 0.8],
-  ]) {
-    await page.mouse.move(...at(x, y), { steps: 8 });
-  }
-  await page.mouse.up();
 }
 
 /** Selects a variant and backend in the inference view and waits for the prediction. */

@@ -8,44 +8,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
+import { readArtifacts } from "./tfjs_files.mjs";
 
 function readFloat32(file) {
   const bytes = fs.readFileSync(file);
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
 }
 
-// A tf.io.IOHandler that reads model.json and its weight shards with fs: tfjs' own http/file handlers need a
-// browser or tfjs-node.
-function fileHandler(modelJsonPath) {
-  return {
-    async load() {
-      const modelJson = JSON.parse(fs.readFileSync(modelJsonPath, "utf8"));
-      const dir = path.dirname(modelJsonPath);
-      const weightSpecs = [];
-      const shards = [];
-      for (const group of modelJson.weightsManifest) {
-        weightSpecs.push(...group.weights);
-        for (const shard of group.paths) shards.push(fs.readFileSync(path.join(dir, shard)));
-      }
-      const all = Buffer.concat(shards);
-      return {
-        modelTopology: modelJson.modelTopology,
-        format: modelJson.format,
-        generatedBy: modelJson.generatedBy,
-        convertedBy: modelJson.convertedBy,
-        weightSpecs,
-        weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-      };
-    },
-  };
-}
-
 async function main() {
   const [modelJsonPath, inputsPath] = process.argv.slice(2);
   await tf.setBackend("cpu");
-  const model = await tf.loadLayersModel(fileHandler(modelJsonPath), {
-    strict: true,
-  });
+  const model = await tf.loadLayersModel(
+    { load: async () => readArtifacts(modelJsonPath) },
+    {
+      strict: true,
+    },
+  );
   const specs = JSON.parse(fs.readFileSync(inputsPath, "utf8"));
   const inputs = specs.map((spec) => {
     const data = spec.file ? readFloat32(path.join(path.dirname(inputsPath), spec.file)) : spec.data;

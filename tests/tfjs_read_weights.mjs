@@ -7,29 +7,8 @@
 //   (a bare manifest), the shards are decoded with tf.io.decodeWeights, which is what loadLayersModel calls.
 // stdout: {"NAME": {"dtype": "float32" | "int32", "shape": [...], "bytes": BASE64}, ...} in manifest order;
 //   "bytes" is the little-endian typed array tfjs holds, so the values compare bit-exact (-0.0 included).
-import fs from "node:fs";
-import path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-
-function readArtifacts(modelJsonPath) {
-  const modelJson = JSON.parse(fs.readFileSync(modelJsonPath, "utf8"));
-  const dir = path.dirname(modelJsonPath);
-  const weightSpecs = [];
-  const shards = [];
-  for (const group of modelJson.weightsManifest) {
-    weightSpecs.push(...group.weights);
-    for (const shard of group.paths) shards.push(fs.readFileSync(path.join(dir, shard)));
-  }
-  const all = Buffer.concat(shards);
-  return {
-    modelTopology: modelJson.modelTopology,
-    format: modelJson.format,
-    generatedBy: modelJson.generatedBy,
-    convertedBy: modelJson.convertedBy,
-    weightSpecs,
-    weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength),
-  };
-}
+import { readArtifacts } from "./tfjs_files.mjs";
 
 function describe(tensor) {
   const values = tensor.dataSync();

@@ -7,28 +7,13 @@
 //   online/offline map a variant to {top1, scores, backend} (or {error} when it did not predict).
 import { chromium } from "playwright-core";
 import { CHROMIUM_ARGS } from "../playwright.config.js";
+import { drawSeven } from "../e2e/support/draw.js";
 
 const PREDICTIONS = [
   ["tfjs-fp32", "wasm"],
   ["tflite-int8", null],
 ];
 const TIMEOUT = 60_000;
-
-async function drawSeven(page) {
-  const box = await page.locator("#draw-canvas").boundingBox();
-  const at = (x, y) => [box.x + x * box.width, box.y + y * box.height];
-  await page.mouse.move(...at(0.25, 0.2));
-  await page.mouse.down();
-  for (const [x, y] of [
-    [0.5, 0.2],
-    [0.75, 0.2],
-    [0.62, 0.5],
-    [0.5, 0.8],
-  ]) {
-    await page.mouse.move(...at(x, y), { steps: 8 });
-  }
-  await page.mouse.up();
-}
 
 async function predict(page, variant, backend) {
   if (backend) await page.selectOption("#backend-select", backend);
