@@ -125,6 +125,7 @@ def export(options: ExportOptions) -> ExportResult:
             )
         valid = samples.x.limited(VALIDATION_SAMPLES) if samples else ArrayRows(_random_inputs(source))
         reference = _reference(source, valid, samples)
+        described = _source(source)  # before release(): a model object's weights are what it is hashed by
         if inference_model is not None:
             source.release()
             release_memory()
@@ -140,7 +141,7 @@ def export(options: ExportOptions) -> ExportResult:
         )
         rows, artifacts, failures = _build_variants(plan, context, staging, valid, reference, progress)
         fill_percentages(rows)
-        manifest = _manifest(options, source, folded, artifacts, rows, evaluation, staging)
+        manifest = _manifest(options, source, described, folded, artifacts, rows, evaluation, staging)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         reference_json = {"accuracy": reference.accuracy, "samples": len(valid), "data": reference.data}
         report = report_json(rows, reference_json, folded)
@@ -344,6 +345,7 @@ def _preprocessing(source: LoadedModel, samples: Dataset | None) -> dict[str, An
 def _manifest(
     options: ExportOptions,
     source: LoadedModel,
+    described: dict[str, Any],
     folded: int,
     artifacts: list[Artifact],
     rows: list[Row],
@@ -371,7 +373,7 @@ def _manifest(
         "name": options.name or Path(options.out).name,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "edgeship_version": __version__,
-        "source": _source(source),
+        "source": described,
         "input": source.input.as_json(),
         "output": source.output.as_json(),
         "preprocessing": options.preprocessing or _preprocessing(source, evaluation),

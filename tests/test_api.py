@@ -6,6 +6,7 @@ Python parameters (the command line names its flags instead: tests/test_cli_outp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -98,6 +99,8 @@ def test_a_keras3_model_object_and_arrays_export_like_files(tmp_path: Path, kera
     assert manifest["name"] == "m" and manifest["input"]["shape"] == [None, 8, 8, 1]
     assert manifest["source"]["file"] is None and manifest["source"]["kind"] == "keras3"
     assert len(manifest["source"]["sha256"]) == 64
+    weights = hashlib.sha256(b"".join(np.ascontiguousarray(w).tobytes() for w in keras3_model.get_weights()))
+    assert manifest["source"]["sha256"] == weights.hexdigest()  # the model's weights, not an empty hash
     assert "eval" in manifest  # the eval samples the app's self-test runs on
     # The caller's model is left as it was: still usable, same predictions.
     assert keras3_model.predict(data["x_eval"][:4], verbose=0).shape == (4, CLASSES)
