@@ -83,6 +83,7 @@ class Artifact:
     parity_path: Path
     manifest_fields: dict[str, Any] = field(default_factory=dict)
     latency_ms: float | None = None
+    notes: list[str] = field(default_factory=list)  # what the report should say beside the figures
 
 
 def write_content_named(folder: Path, stem: str, suffix: str, data: bytes) -> Path:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from exporter.config import VARIANTS
@@ -13,7 +13,7 @@ class Row:
     variant: str
     target: str
     precision: str
-    status: str  # ok | degraded | skipped
+    status: str  # ok | degraded | skipped | failed
     bytes: int | None = None
     percent_of_fp32: float | None = None
     accuracy: float | None = None
@@ -22,6 +22,7 @@ class Row:
     agreement: float | None = None
     latency_ms: float | None = None
     reason: str | None = None
+    notes: list[str] = field(default_factory=list)  # e.g. which layers QAT left in float
 
 
 def fill_percentages(rows: list[Row]) -> None:
