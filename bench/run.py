@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import browser, export_time, machine, report, server_load, sizes
+from bench import browser, export_time, machine, report, server_load, sizes, zoo
 from bench.serving import ROOT
 
 BENCH_DIR = ROOT / "bench"
@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
     results["duration_s"] = time.monotonic() - log.started
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "RESULTS.md").write_text(report.markdown(results))
+    (out / "RESULTS.md").write_text(zoo.keep_section(out / "RESULTS.md", report.markdown(results)))
     log(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     broken = failures(results)
     if broken:

@@ -27,6 +27,8 @@ USES_OPTIONAL = {"demo": {"sklearn", "scipy"}}
 # How this command line names the library's parameters in messages: its positional arguments by their
 # metavar, every other parameter as its flag (qat_epochs as --qat-epochs).
 POSITIONAL = {"model": "MODEL", "directory": "DIR", "site_out": "OUT"}
+NUMBER_FLAGS = ("--input-range", "--mean", "--std")  # their values may start with "-"
+NEGATIVE_STARTS = {f"-{c}" for c in "0123456789."}
 
 
 def flag(parameter: str) -> str:
@@ -102,12 +104,23 @@ def _run_export(args: argparse.Namespace) -> int:
         shard_size=args.shard_size,
         fold_bn=not args.no_fold_bn,
         allow_degraded=args.allow_degraded,
+        labels=args.labels,
+        input_range=args.input_range,
+        mean=args.mean,
+        std=args.std,
+        color=args.color,
+        resize=args.resize,
         quiet=args.quiet,
         show_table=not args.json,
     )
     result = export(options)
     if args.json:
         print(json.dumps({"out": str(result.out), **result.report}, indent=1), flush=True)
+    if result.manifest.get("failed"):  # shown even with --quiet, as errors are
+        failed = "; ".join(f"{variant}: {reason}" for variant, reason in result.manifest["failed"].items())
+        count = len(result.manifest["failed"])
+        print(f"VariantsFailed: {count} variant(s) failed, the others were written to {result.out}: {failed}",
+              file=sys.stderr)  # fmt: skip
     return result.exit_code
 
 
@@ -117,10 +130,32 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.out, quiet=args.quiet).exit_code
 
 
-def _run_serve(args: argparse.Namespace) -> int:
-    from webapp.serve import serve
+def _host_name(text: str) -> str:
+    """A --name value: a DNS name the certificate and the Host check will hold."""
+    from webapp.lan import check_name
 
-    serve(args.directory, host=args.host, port=args.port)
+    try:
+        return check_name(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from webapp.serve import Https, serve, serve_https
+    from webapp.serve_error import ServeError
+
+    if args.lan or args.cert or args.key:
+        https = Https(lan=args.lan, names=tuple(args.name), cert=args.cert, key=args.key)
+        serve_https(
+            args.directory, host=args.host or "127.0.0.1", port=args.port, https=https, quiet=args.quiet
+        )
+    elif args.name:
+        raise ServeError(
+            f"--name {args.name[0]} is for HTTPS, which a plain serve does not speak; add --lan (or --cert "
+            "and --key)."
+        )
+    else:
+        serve(args.directory, host=args.host or "127.0.0.1", port=args.port)
     return 0
 
 
@@ -143,6 +178,12 @@ def _run_gpu(args: argparse.Namespace) -> int:
 
 
 QUIET_HELP = "no progress lines and no table (errors are still printed, as one line)"
+EXPORT_EXIT_CODES = (
+    "exit status: 0 every variant was written, or skipped for the reason the report gives (data not given, "
+    "a layer the target cannot take); 3 some variant failed (its reason is printed, in report.json and in "
+    "manifest.json's failed map) and the others were written; 2 nothing was changed: bad input, no variant "
+    "could be built, or a variant outside its tolerance without --allow-degraded."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     gpu_options = gpu.argument_parser()
 
     export = sub.add_parser(
-        "export", parents=[gpu_options, quiet], help="write the validated precision ladder for a model"
-    )
+        "export", parents=[gpu_options, quiet], help="write the validated precision ladder for a model",
+        epilog=EXPORT_EXIT_CODES,
+    )  # fmt: skip
     export.add_argument(
         "model", type=Path, help="a Keras 3 .keras file, a tf-keras .h5 file, or a SavedModel"
     )
@@ -192,6 +234,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-degraded", action="store_true", help="exit 0 even when a variant is outside its tolerance"
     )
     export.add_argument(
+        "--labels", type=Path, metavar="FILE", help="class names, one per line (UTF-8), one per class"
+    )
+    export.add_argument(
+        "--input-range",
+        metavar="LO,HI",
+        help="the values pixels 0..255 map to (e.g. 0,1 or -1,1; default: what the model or data says)",
+    )
+    export.add_argument("--mean", metavar="A,B,C", help="per-channel mean subtracted after the range")
+    export.add_argument("--std", metavar="A,B,C", help="per-channel standard deviation divided by after it")
+    export.add_argument("--color", metavar="rgb|bgr|gray", help="the channel order the model takes")
+    export.add_argument(
+        "--resize",
+        metavar="stretch|crop|pad",
+        help="how an image of another shape is fitted (default: crop for photos, stretch for digits)",
+    )
+    export.add_argument(
         "--json",
         action="store_true",
         help="print the report (report.json and the out path) as JSON on stdout instead of the table",
@@ -208,8 +266,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[quiet], help="serve exports as an offline web app")
     serve.add_argument("directory", type=Path, help="an export folder, or a folder of export folders")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--host", default=None, help="address to bind (default: loopback only)")
+    where.add_argument(
+        "--lan",
+        action="store_true",
+        help="serve HTTPS to phones on this network (all interfaces), with a certificate from edgeship's own "
+        "CA, and print a QR code of the /connect page",
+    )
     serve.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
+    serve.add_argument(
+        "--name",
+        type=_host_name,
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="another host name this machine answers to (the certificate holds it; repeatable)",
+    )
+    serve.add_argument(
+        "--cert", type=Path, help="your own certificate (PEM, e.g. from mkcert): serve HTTPS with it"
+    )
+    serve.add_argument("--key", type=Path, help="the private key (PEM) of --cert")
     serve.set_defaults(func=_run_serve)
 
     site = sub.add_parser(
@@ -238,12 +315,22 @@ def _quiet_python_warnings() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _numbers_attached(argv: Sequence[str]) -> list[str]:
+    """`--input-range -1,1` as `--input-range=-1,1`: argparse takes a value that starts with "-" and is not
+    a plain negative number for an option, and would say the flag has no value."""
+    words = list(argv)
+    for index in range(len(words) - 2, -1, -1):
+        if words[index] in NUMBER_FLAGS and words[index + 1][:2] in NEGATIVE_STARTS:
+            words[index : index + 2] = [f"{words[index]}={words[index + 1]}"]
+    return words
+
+
 def main(argv: Sequence[str] | None = None, lean: bool = False) -> int:
     """Run one command. `lean` (the installed `edgeship`, `python -m edgeship`) keeps the optional libraries
     the command does not use out of this process; not for tests that call main(): they share the process."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TF's C++ start-up chatter is not for users
     tune_allocator()
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_numbers_attached(sys.argv[1:] if argv is None else argv))
     if lean:
         keep_out(set(OPTIONAL_IMPORTS) - USES_OPTIONAL.get(args.command, set()))
     _quiet_python_warnings()

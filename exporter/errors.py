@@ -76,6 +76,10 @@ class ConversionError(EdgeshipError):
     """A converter failed on a model that loaded fine."""
 
 
+class StepTimeout(ConversionError):
+    """A library step (a conversion, QAT's model transform) ran past its time limit (exporter/bounded.py)."""
+
+
 class ValidationError(EdgeshipError):
     """One or more variants fell outside their tolerance; lists every failure at once."""
 

@@ -4,7 +4,9 @@ Why this module exists: the TFJS layers format and tensorflow-model-optimization
 (Keras 2) models, while users bring Keras 3 `.keras` files. Renaming keys is not enough (the configs differ
 in InputLayer `batch_shape`, DTypePolicy dicts, Keras-3-only arguments, the new `inbound_nodes` form), so the
 Keras 3 config is rewritten into the tf-keras form, rebuilt with tf-keras, and the weights are copied layer by
-layer. Everything downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model.
+layer. Everything downstream (TFJS, BN folding, QAT, TFLite) then sees one kind of model. Before the
+translation, `exporter.lowering` rewrites what tf-keras or tfjs-layers lack (keras.ops arithmetic, Keras 3's
+hard_sigmoid/hard_silu, Normalization, ...) as layers both have, with the same math.
 
 TensorFlow, Keras 3 and tf-keras are imported inside the functions: importing `exporter` must not initialise
 TensorFlow (see `exporter.gpu`).
@@ -21,9 +23,14 @@ import numpy as np
 
 from exporter.errors import ConversionError, UnsupportedModelError
 from exporter.keras_config import NESTED_LAYER_KEYS, SERIALISATION_KEYS, Config, entry_name, short_name
+from exporter.lowering import LoweringContext, lower_layers, no_tfjs_layers, outermost
 from exporter.safe_mode import scan_config
 
 _MISSING = object()
+
+# Arguments Keras 3 renamed. Without this, LeakyReLU's `negative_slope` at the Keras 3 default would be
+# dropped as "Keras 3-only" and tf-keras' `alpha` would take its own default: a different function.
+_RENAMED_ARGUMENTS = {"LeakyReLU": {"negative_slope": "alpha"}}
 
 
 def to_tf_keras(model: Any) -> Any:
@@ -46,7 +53,8 @@ def to_tf_keras(model: Any) -> Any:
             "as a SavedModel."
         )
     scan_config(entry, "keras3")
-    translated = _translate_model(entry)
+    lowerings: dict[tuple[str, ...], LoweringContext] = {}
+    translated = _translate_model(outermost(entry), model, (), lowerings)
     try:
         tfk_model = tf_keras.models.model_from_json(json.dumps(translated))
     except (TypeError, ValueError, KeyError) as exc:
@@ -55,23 +63,38 @@ def to_tf_keras(model: Any) -> Any:
             f"tf-keras cannot rebuild model '{model.name}' ({first_line}); "
             "rebuild it with layers that tf-keras also has, or export the model as a SavedModel."
         ) from exc
-    _copy_model_weights(model, tfk_model)
+    _copy_model_weights(model, tfk_model, lowerings, ())
     return tfk_model
 
 
-def _translate_model(entry: Config) -> Config:
-    """A Keras 3 Sequential/Functional entry in the tf-keras form (`{"class_name", "config"}`)."""
+def _translate_model(
+    entry: Config, model: Any | None, path: tuple[str, ...], lowerings: dict[tuple[str, ...], LoweringContext]
+) -> Config:
+    """A Keras 3 Sequential/Functional entry in the tf-keras form (`{"class_name", "config"}`), lowered.
+
+    `model` is the Keras 3 model the entry describes (the lowerings read weights and statistics from it);
+    `path` names the nested models above it, the key of its lowering context in `lowerings`.
+    """
     class_name = entry["class_name"]
     cfg = entry["config"]
     functional = class_name == "Functional"
-    skipping = [layer for layer in cfg["layers"] if _skips_first_node(layer)]
+    context = LoweringContext(
+        layer=model.get_layer if model is not None else _no_layer_objects,
+        taken={entry_name(layer) for layer in cfg["layers"]},
+    )
+    lowerings[path] = context
+    layers = lower_layers(cfg["layers"], context)
+    skipping = [layer for layer in layers if _skips_first_node(layer)]
     offsets = {entry_name(layer): 1 for layer in skipping}
     # Keras 3 already counts a nested Functional's calls from 1 in input/output_layers (not in inbound nodes).
     ref_offsets = {entry_name(layer): 1 for layer in skipping if layer["class_name"] == "Sequential"}
     out: Config = {
         "name": cfg["name"],
         "trainable": cfg.get("trainable", True),
-        "layers": [_translate_entry(layer, offsets if functional else None) for layer in cfg["layers"]],
+        "layers": [
+            _translate_entry(layer, offsets if functional else None, model, path, lowerings)
+            for layer in layers
+        ],
     }
     if functional:
         out["input_layers"] = _nested_refs(cfg["name"], "inputs", cfg["input_layers"], ref_offsets)
@@ -79,6 +102,10 @@ def _translate_model(entry: Config) -> Config:
     elif cfg.get("build_input_shape") is not None:
         out["build_input_shape"] = cfg["build_input_shape"]
     return {"class_name": class_name, "config": out}
+
+
+def _no_layer_objects(name: str) -> Any:
+    raise no_tfjs_layers(name, name, "its weights cannot be read here")
 
 
 def _skips_first_node(entry: Config) -> bool:
@@ -113,12 +140,19 @@ def _is_ref(value: Any) -> bool:
     return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
 
 
-def _translate_entry(entry: Config, offsets: dict[str, int] | None) -> Config:
+def _translate_entry(
+    entry: Config,
+    offsets: dict[str, int] | None,
+    model: Any = None,
+    path: tuple[str, ...] = (),
+    lowerings: dict[tuple[str, ...], LoweringContext] | None = None,
+) -> Config:
     """One layer of a model; `offsets` (node-index shifts of nested models) only inside a functional model."""
     class_name = entry["class_name"]
     name = entry_name(entry)
     if class_name in ("Functional", "Sequential"):
-        out = _translate_model(entry)
+        nested = model.get_layer(name) if model is not None else None
+        out = _translate_model(entry, nested, (*path, name), {} if lowerings is None else lowerings)
     else:
         out = {"class_name": class_name, "config": _translate_layer_config(entry)}
     if offsets is not None:
@@ -135,12 +169,8 @@ def _translate_layer_config(entry: Config) -> Config:
 
     class_name = entry["class_name"]
     name = entry_name(entry)
-    if str(entry.get("module") or "").startswith("keras.src.ops"):
-        raise UnsupportedModelError(
-            f"layer '{name}' ({class_name}) is a keras.ops call or tensor arithmetic, which has no "
-            "tf-keras/TFJS equivalent; use the matching layer (for example keras.layers.Add) and save the "
-            "model again."
-        )
+    if str(entry.get("module") or "").startswith("keras.src.ops"):  # `exporter.lowering` lowers the rest
+        raise no_tfjs_layers(f"keras.ops {class_name}", name, "tfjs-layers has no layer for it")
     tfk_class = getattr(tf_keras.layers, class_name, None)
     if tfk_class is None:
         raise UnsupportedModelError(
@@ -150,6 +180,9 @@ def _translate_layer_config(entry: Config) -> Config:
     cfg = entry["config"]
     if class_name == "InputLayer":
         return _translate_input_layer(name, cfg)
+    for keras3_key, tf_keras_key in _RENAMED_ARGUMENTS.get(class_name, {}).items():
+        if keras3_key in cfg:
+            cfg = {**{k: v for k, v in cfg.items() if k != keras3_key}, tf_keras_key: cfg[keras3_key]}
     return _translate_arguments(
         f"layer '{name}' ({class_name})", cfg, tfk_class, getattr(keras.layers, class_name, None)
     )
@@ -329,18 +362,33 @@ def _keras_history(layer_name: str, tensor: Any, offsets: dict[str, int]) -> lis
     )
 
 
-def _copy_model_weights(src: Any, dst: Any) -> None:
-    """Copy weights and trainable flags layer by layer, matched by name (nested models recursively)."""
+def _copy_model_weights(
+    src: Any, dst: Any, lowerings: dict[tuple[str, ...], LoweringContext], path: tuple[str, ...]
+) -> None:
+    """Copy weights and trainable flags layer by layer, matched by name (nested models recursively).
+
+    A lowered layer takes the arrays its lowering computed; a layer the lowering renamed (a layer split
+    from its activation) takes the weights of the Keras 3 layer it came from.
+    """
+    context = lowerings.get(path)
+    computed = context.weights if context else {}
+    moved = {old: new for new, old in context.copied_from.items()} if context else {}
     targets = {layer.name: layer for layer in dst.layers}
     for layer in src.layers:
-        target = targets.get(layer.name)
+        target = targets.get(moved.get(layer.name, layer.name))
         if target is None:
             raise ConversionError(f"layer '{layer.name}' is missing from the tf-keras model; this is a bug.")
+        if target.name in computed:
+            continue
         target.trainable = layer.trainable
         if hasattr(layer, "layers") and hasattr(target, "layers"):
-            _copy_model_weights(layer, target)
+            _copy_model_weights(layer, target, lowerings, (*path, layer.name))
         else:
             _copy_layer_weights(layer, target)
+    for name, arrays in computed.items():
+        targets[name].set_weights(arrays)
+        # statistics, not parameters: QAT and fine-tuning leave them be (unless the lowering says otherwise)
+        targets[name].trainable = context is not None and name in context.trainable
 
 
 def _copy_layer_weights(src: Any, dst: Any) -> None:

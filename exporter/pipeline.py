@@ -8,6 +8,7 @@ variants to build are known good. The export replaces DIR only when it succeeded
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import shutil
@@ -20,21 +21,36 @@ from typing import Any
 import numpy as np
 
 from exporter import __version__
+from exporter.bounded import StepLimit, bounded, step_timeout_s
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, write_content_named
+from exporter.costs import tfjs_cost, tflite_costs
 from exporter.data import ArrayRows, Dataset, Rows, array_dataset, fit_dataset, inspect_dataset
-from exporter.errors import DataError, ModelLoadError, UnsupportedModelError, ValidationError, parameter
+from exporter.errors import (
+    ConversionError,
+    DataError,
+    EdgeshipError,
+    ModelLoadError,
+    StepTimeout,
+    UnsupportedModelError,
+    ValidationError,
+    parameter,
+)
+from exporter.input_spec import InputRequest, InputSpec, check_request, input_spec
+from exporter.labels import check_count, read_labels
 from exporter.loading import LoadedModel, load_model, load_model_object
 from exporter.memory import release_memory
 from exporter.outdir import EXPORT_RULE, check_replaceable, staged_output
 from exporter.progress import Progress
 from exporter.report import Row, fill_percentages, report_json, table
 from exporter.targets import CONVERTERS
-from exporter.validate import Reference, validate
+from exporter.validate import Metrics, Reference, review_retrained, validate
 
 VALIDATION_SAMPLES = 1000  # enough for accuracy to 0.1 point; more only costs time
 PARITY_BYTES = 2_000_000  # parity inputs per fixture: small models get 16 samples, MobileNet a few
 EVAL_JSON_BYTES = 4_000_000
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # disk full, quota, file size limit (as outdir's)
+VARIANT_FAILED_EXIT = 3  # the export was written, but at least one variant failed (README: Reliability)
 
 
 DATA_ROLES = ("calibration", "eval", "train")
@@ -57,9 +73,17 @@ class ExportOptions:
     shard_size: int = DEFAULT_SHARD_SIZE
     fold_bn: bool = True
     allow_degraded: bool = False
-    # For library use (the demo sets these): what the manifest says about the input and classes.
+    # What the manifest says about the input and classes (exporter/input_spec.py): labels (a list, or a
+    # file with one per line), the pixel range, per-channel mean/std as "a,b,c" or numbers, color rgb|bgr|gray
+    # and resize stretch|crop|pad; what is not given is inferred. `preprocessing`: the whole spec, as the
+    # demo gives it (nothing inferred).
     name: str | None = None
-    labels: list[str] | None = None
+    labels: list[str] | Path | str | None = None
+    input_range: str | tuple[float, float] | list[float] | None = None
+    mean: str | list[float] | None = None
+    std: str | list[float] | None = None
+    color: str | None = None
+    resize: str | None = None
     preprocessing: dict[str, Any] | None = None
     source_folder: Path | None = None  # copied into DIR/source
     quiet: bool = False  # no progress lines and no table
@@ -67,7 +91,7 @@ class ExportOptions:
 
     def __post_init__(self) -> None:
         # Text paths become Paths, so the rest of the export sees one type (frozen: set through object).
-        for name in ("model", "out", "source_folder", *DATA_ROLES):
+        for name in ("model", "out", "source_folder", "labels", *DATA_ROLES):
             if isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, Path(getattr(self, name)))
 
@@ -86,6 +110,7 @@ def export(options: ExportOptions) -> ExportResult:
     progress = Progress(quiet=options.quiet)
     # Checks that read no model and create nothing: options, the output folder, the data files' layout.
     _check_options(options)
+    labels = read_labels(options.labels)
     rule = replace(EXPORT_RULE, inputs=_inputs(options))
     out = Path(options.out)
     check_replaceable(out, rule)
@@ -110,6 +135,8 @@ def export(options: ExportOptions) -> ExportResult:
         else array_dataset(given[role], role, source.input, classes, need_labels=role != "calibration")
         for role in DATA_ROLES
     )
+    check_count(labels, classes, options.labels)
+    spec = _preprocessing(options, source, evaluation or calibration or train)  # before the model is released
     if calibration is None and train is not None:
         progress.step("calibrating full-integer int8 on the --train inputs (no --calibration given)")
         calibration = Dataset("train", train.x, None, train.x_range)
@@ -140,20 +167,25 @@ def export(options: ExportOptions) -> ExportResult:
             progress=progress,
         )
         rows, artifacts, failures = _build_variants(plan, context, staging, valid, reference, progress)
+        review_retrained(rows)  # QAT's notes: judged by accuracy; whether tflite-int8 is the better choice
         fill_percentages(rows)
         manifest = _manifest(options, source, described, folded, artifacts, rows, evaluation, staging)
+        manifest.update(_input_fields(spec, labels, staging))
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
         reference_json = {"accuracy": reference.accuracy, "samples": len(valid), "data": reference.data}
         report = report_json(rows, reference_json, folded)
+        report.update({"input": spec.report(), "labels": labels})
         (staging / "report.json").write_text(json.dumps(report, indent=1))
         if options.source_folder is not None:
             shutil.copytree(options.source_folder, staging / "source")
         if options.show_table and not options.quiet:
-            print(table(rows), file=sys.stdout, flush=True)
+            print(_input_lines(spec, labels), table(rows), sep="\n", file=sys.stdout, flush=True)
         if failures and not options.allow_degraded:
             raise ValidationError(failures)
-    progress.step(f"wrote {len(artifacts)} variant(s) to {out}")
-    return ExportResult(exit_code=0, out=out, rows=rows, manifest=manifest, report=report)
+    failed = manifest["failed"]
+    progress.step(f"wrote {len(artifacts)} variant(s) to {out}{f'; {len(failed)} failed' if failed else ''}")
+    exit_code = VARIANT_FAILED_EXIT if failed else 0
+    return ExportResult(exit_code=exit_code, out=out, rows=rows, manifest=manifest, report=report)
 
 
 def _inputs(options: ExportOptions) -> tuple[tuple[str, Path], ...]:
@@ -184,6 +216,7 @@ def _check_something_to_build(options: ExportOptions, plan: list[tuple[VariantSp
 
 
 def _check_options(options: ExportOptions) -> None:
+    check_request(_input_request(options))
     if options.qat_epochs < 1:
         raise DataError(f"{parameter('qat_epochs')} {options.qat_epochs}: give at least 1 epoch")
     if options.shard_size < 1024:
@@ -300,7 +333,13 @@ def _build_variants(
     reference: Reference,
     progress: Progress,
 ) -> tuple[list[Row], list[Artifact], list[str]]:
+    """Build, validate and measure every planned variant, each on its own: one that fails (an error, a
+    bug, its time limit) becomes a `failed` row with its reason (`skipped` for a layer its target cannot
+    take) and leaves no file behind, and the next one is built as if it had never run. Raises only when no
+    variant that was tried could be built."""
     rows, artifacts, failures = [], [], []
+    errors: dict[str, Exception] = {}
+    limit = step_timeout_s()
     for index, (spec, skip) in enumerate(plan, start=1):
         row = Row(variant=spec.id, target=str(spec.target), precision=str(spec.precision), status="ok")
         rows.append(row)
@@ -309,37 +348,164 @@ def _build_variants(
             progress.step(f"[{index}/{len(plan)}] {spec.id}: skipped ({skip})")
             continue
         progress.step(f"[{index}/{len(plan)}] {spec.id}: converting")
-        artifact = CONVERTERS[spec.target](context, spec, staging)
+        before = set(staging.rglob("*"))
+        step = bounded(limit, spec.id)
+        try:
+            with step:
+                artifact, metrics = _build_one(spec, context, staging, valid, reference)
+        except Exception as error:  # one variant's failure, whatever it is, never costs the others
+            if isinstance(error, OSError) and error.errno in NO_SPACE:
+                raise  # a full disk is every variant's problem: staged_output says so, in one line
+            _remove_new_files(staging, before)
+            timeout = _timeout(error, step)
+            errors[spec.id] = error if timeout is None else StepTimeout(timeout)
+            row.reason = _failure_reason(error, spec.id, step)
+            # A layer the target cannot take is a reason to skip the variant, as missing data is; anything
+            # else (a converter that broke, a time limit, a bug) is a failure (exit 3).
+            cannot_take = isinstance(error, UnsupportedModelError) and timeout is None
+            row.status = "skipped" if cannot_take else "failed"
+            progress.step(f"[{index}/{len(plan)}] {spec.id}: {row.status} ({row.reason})")
+            continue
+        finally:
+            release_memory()
         artifacts.append(artifact)
-        assert artifact.runner is not None
-        metrics = validate(valid.map(artifact.runner.predict), reference, spec.tolerance)
-        artifact.runner = None  # its interpreter holds the model and an arena: free them before the next one
-        release_memory()
         row.bytes = sum((staging / f).stat().st_size for f in artifact.files)
         row.latency_ms = artifact.latency_ms
+        row.notes = list(artifact.notes)
         row.max_abs_diff, row.agreement = metrics.max_abs_diff, metrics.agreement
         row.accuracy, row.accuracy_change = metrics.accuracy, metrics.accuracy_change
         if metrics.failures:
             row.status, row.reason = "degraded", "; ".join(metrics.failures)
             failures.append(f"{spec.id}: {row.reason}")
+    if errors and not artifacts:
+        _raise_all_failed(errors, rows)
+    _measure_costs(rows, artifacts, staging, progress)
     return rows, artifacts, failures
+
+
+def _build_one(
+    spec: VariantSpec, context: ExportContext, staging: Path, valid: Rows, reference: Reference
+) -> tuple[Artifact, Metrics]:
+    artifact = CONVERTERS[spec.target](context, spec, staging)
+    assert artifact.runner is not None, "every converter returns a runner for its variant"
+    metrics = validate(valid.map(artifact.runner.predict), reference, spec.tolerance)
+    artifact.runner = None  # its interpreter holds the model and an arena: free them before the next one
+    return artifact, metrics
+
+
+def _failure_reason(error: Exception, variant: str, step: StepLimit) -> str:
+    """One line for the report: the error's own message (without the variant's name, which the row has);
+    a time limit's message even where a library wrapped the StepTimeout in an error of its own."""
+    timeout = _timeout(error, step)
+    if timeout is not None:
+        text = timeout
+    elif isinstance(error, EdgeshipError):
+        text = str(error)
+    elif isinstance(error, MemoryError):
+        text = "ran out of memory; free memory (close other programs), or export this variant on its own"
+    else:
+        first = next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+        shown = f"{type(error).__name__}: {first[:200]}" if first else type(error).__name__
+        text = f"internal error: {shown}; this is a bug, please report it"
+    text = " ".join(text.split())  # one line, whatever the library put in its message
+    return text.removeprefix(f"{variant}: ")
+
+
+def _timeout(error: Exception, step: StepLimit) -> str | None:
+    """The time limit's message if the variant ran out of time, even where a library caught the StepTimeout
+    and raised an error of its own."""
+    timeout = next((e for e in _chain(error) if isinstance(e, StepTimeout)), None)
+    return str(timeout) if timeout is not None else step.message if step.expired else None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or during (`from None` hides them from tracebacks only)."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _remove_new_files(staging: Path, before: set[Path]) -> None:
+    """Remove what a failed variant wrote into the staging folder (files first, then its empty folders)."""
+    for path in sorted(set(staging.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _raise_all_failed(errors: dict[str, Exception], rows: list[Row]) -> None:
+    """Nothing to publish: the one variant's own error, or one error naming every variant's reason."""
+    if len(errors) == 1:
+        (error,) = errors.values()
+        if isinstance(error, EdgeshipError):
+            raise error
+    reasons = "; ".join(
+        str(row.reason) if str(row.reason).startswith(row.variant) else f"{row.variant}: {row.reason}"
+        for row in rows
+        if row.variant in errors
+    )
+    raise ConversionError(f"no variant could be built, so the export was not written: {reasons}")
+
+
+def _measure_costs(rows: list[Row], artifacts: list[Artifact], staging: Path, progress: Progress) -> None:
+    """Load time and peak memory of each written variant (exporter/costs.py): one probe process for all
+    the TFLite files; for TFJS, the float32 weights tfjs holds once loaded."""
+    by_variant = {row.variant: row for row in rows}
+    tflite = [a for a in artifacts if a.spec.target is Target.TFLITE]
+    if tflite:
+        progress.step(f"measuring load time and peak memory of {len(tflite)} TFLite file(s) in a new process")
+    measured, problem = tflite_costs([staging / a.entry for a in tflite])
+    if problem is not None:
+        for artifact in tflite:
+            by_variant[artifact.spec.id].notes.append(f"load time and peak memory not measured: {problem}")
+    costs = dict(zip((a.spec.id for a in tflite), measured, strict=False))
+    for artifact in artifacts:
+        if artifact.spec.target is Target.TFJS:
+            costs[artifact.spec.id] = tfjs_cost(staging / artifact.entry)
+    for variant, cost in costs.items():
+        row = by_variant[variant]
+        row.load_ms, row.peak_memory_bytes, row.peak_memory_kind = (
+            cost.load_ms, cost.peak_memory_bytes, cost.peak_memory_kind,
+        )  # fmt: skip
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _preprocessing(source: LoadedModel, samples: Dataset | None) -> dict[str, Any]:
-    shape = source.input.shape
-    if len(shape) == 4 and shape[3] in (1, 3) and shape[1] and shape[2]:
-        low, high = (0.0, 1.0)
-        if samples is not None:
-            lo, hi = samples.x_range
-            low = -1.0 if lo < -0.01 else 0.0
-            high = 255.0 if hi > 1.5 else 1.0
-        return {"kind": "image", "height": shape[1], "width": shape[2], "channels": shape[3],
-                "range": [low, high], "ink": "high"}  # fmt: skip
-    return {"kind": "numeric", "size": int(np.prod([d or 1 for d in shape[1:]]))}
+def _input_request(options: ExportOptions) -> InputRequest:
+    return InputRequest(options.input_range, options.mean, options.std, options.color, options.resize)
+
+
+def _preprocessing(options: ExportOptions, source: LoadedModel, samples: Dataset | None) -> InputSpec:
+    """The manifest's preprocessing: the caller's, else from the options, the model, the data (input_spec)."""
+    data = (samples.role, samples.x_range) if samples is not None else None
+    keras_model = source.keras_model if hasattr(source.keras_model, "layers") else None
+    request = _input_request(options)
+    return input_spec(request, source.input.shape, keras_model, data, options.preprocessing)
+
+
+def _input_fields(spec: InputSpec, labels: list[str] | None, staging: Path) -> dict[str, Any]:
+    """The manifest's preprocessing and labels; the labels also as a text file, one per line, for apps that
+    take a .tflite with a labels.txt (there is no TFLite metadata: docs/EXPORT_FORMAT.md says why)."""
+    fields: dict[str, Any] = {"preprocessing": spec.preprocessing}
+    if labels is not None:
+        text = "".join(f"{label}\n" for label in labels).encode()
+        labels_file = write_content_named(staging, "labels", ".txt", text).as_posix()
+        fields.update(labels=labels, labels_file=labels_file)
+    return fields
+
+
+def _input_lines(spec: InputSpec, labels: list[str] | None) -> str:
+    """What the report shows above its table: how a pixel becomes an input, and the classes' names."""
+    shown = "none (classes are shown by number)"
+    if labels is not None:
+        shown = f"{len(labels)} ({', '.join(labels[:5])}{', ...' if len(labels) > 5 else ''})"
+    return f"input: {spec.summary()}\nlabels: {shown}"
 
 
 def _manifest(
@@ -353,6 +519,7 @@ def _manifest(
     staging: Path,
 ) -> dict[str, Any]:
     variants = {}
+    by_variant = {row.variant: row for row in rows}
     for artifact in artifacts:
         files: list[dict[str, Any]] = [
             {"path": f.as_posix(), "bytes": (staging / f).stat().st_size, "sha256": _sha256(staging / f)}
@@ -366,6 +533,9 @@ def _manifest(
             "files": files,
             **artifact.manifest_fields,
             "parity": artifact.parity_path.as_posix(),
+            "load_ms": by_variant[artifact.spec.id].load_ms,
+            "peak_memory_bytes": by_variant[artifact.spec.id].peak_memory_bytes,
+            "peak_memory_kind": by_variant[artifact.spec.id].peak_memory_kind,
         }
     manifest: dict[str, Any] = {
         "format": "edgeship-export",
@@ -376,14 +546,12 @@ def _manifest(
         "source": described,
         "input": source.input.as_json(),
         "output": source.output.as_json(),
-        "preprocessing": options.preprocessing or _preprocessing(source, evaluation),
         "folded_batchnorm": folded,
         "default_variant": "tfjs-fp32" if "tfjs-fp32" in variants else next(iter(variants), None),
         "variants": variants,
         "skipped": {row.variant: row.reason for row in rows if row.status == "skipped"},
+        "failed": {row.variant: row.reason for row in rows if row.status == "failed"},
     }
-    if options.labels is not None:
-        manifest["labels"] = options.labels
     if evaluation is not None:
         manifest["eval"] = _write_eval(evaluation, staging)
     return manifest

@@ -21,6 +21,9 @@ class Row:
     max_abs_diff: float | None = None
     agreement: float | None = None
     latency_ms: float | None = None
+    load_ms: float | None = None  # TFLite: interpreter creation + allocate_tensors, in a fresh process
+    peak_memory_bytes: int | None = None  # see peak_memory_kind
+    peak_memory_kind: str | None = None  # measured (TFLite: RSS growth) | computed (TFJS: float32 weights)
     reason: str | None = None
     notes: list[str] = field(default_factory=list)  # e.g. which layers QAT left in float
 
@@ -42,12 +45,28 @@ def report_json(rows: list[Row], reference: dict[str, Any], folded: int) -> dict
     }
 
 
+MEMORY_LEGEND = (
+    "peak MB: measured for TFLite (a fresh process loads and runs the file once); "
+    "~ computed for TFJS (the float32 weights tfjs holds once loaded)"
+)
+
+
 def _fmt(value: Any, pattern: str) -> str:
     return "—" if value is None else pattern.format(value)
 
 
+def _peak(row: Row) -> str:
+    """Megabytes; "~" marks a computed figure (TFJS: the float32 weights tfjs holds), not a measured one."""
+    if row.peak_memory_bytes is None:
+        return "—"
+    return ("~" if row.peak_memory_kind == "computed" else "") + f"{row.peak_memory_bytes / 1e6:.2f}"
+
+
 def table(rows: list[Row]) -> str:
-    header = ("variant", "bytes", "% fp32", "accuracy", "Δ acc", "max diff", "agree", "ms (tflite)", "status")
+    header = (
+        "variant", "bytes", "% fp32", "accuracy", "Δ acc", "max diff", "agree", "ms (tflite)", "load ms",
+        "peak MB", "status",
+    )  # fmt: skip
     lines = [
         (
             row.variant,
@@ -58,6 +77,8 @@ def table(rows: list[Row]) -> str:
             _fmt(row.max_abs_diff, "{:.2e}"),
             _fmt(None if row.agreement is None else row.agreement * 100, "{:.1f} %"),
             _fmt(row.latency_ms, "{:.3f}"),
+            _fmt(row.load_ms, "{:.2f}"),
+            _peak(row),
             row.status if row.reason is None else f"{row.status}: {row.reason}",
         )
         for row in rows
@@ -72,4 +93,7 @@ def table(rows: list[Row]) -> str:
             )
         )
         out[-1] += "  " + cells[-1]
+    if any(row.peak_memory_kind == "computed" for row in rows):
+        out.append(MEMORY_LEGEND)
+    out += [f"{row.variant}: {note}" for row in rows for note in row.notes]
     return "\n".join(out)

@@ -6,6 +6,13 @@ only layers: tf-keras' legacy deserialiser builds any config value marked `__pas
 Dense layer's activation, say) into the object it names, a Lambda included, and the `.keras` loaders resolve
 every `{"module", "class_name"}` pair they meet. So the whole config tree is walked first, every dict and
 list in it, without recursion, and every serialised object in it must be one of Keras' own built-ins.
+
+Keras' own built-ins include two layers that keras.applications defines outside `keras.layers` (ConvNeXt's
+`LayerScale`, InceptionResNetV2's `CustomScaleLayer`): shipped in the keras package, loaded by Keras' own
+safe-mode loader from their module, and as trusted as `Dense`. They are allowed by the exact module, class
+name and registered name Keras writes for them, and nothing else: Keras 3 imports whatever module a config
+names inside `keras`, `keras_hub`, `keras_cv` or `keras_nlp`, so a look-alike elsewhere would be someone
+else's code.
 """
 
 from __future__ import annotations
@@ -37,6 +44,25 @@ _OBJECT_KEYS = ("class_name", "__passive_serialization__", "module", "registered
 _LAYER_SLOTS = frozenset({"layers", *NESTED_LAYER_KEYS})
 # Where Keras looks up a function that a config names by its name alone (`"activation": "relu"` and kin).
 _FUNCTION_MODULES = ("activations", "constraints", "initializers", "losses", "metrics", "regularizers")
+# Layers keras.applications defines in its own modules, as each flavour serialises them (module, class_name,
+# registered_name). tf-keras registers CustomScaleLayer under "Custom>"; its LayerScale is not listed because
+# tf-keras itself cannot load a ConvNeXt it saved ("Unknown layer: 'LayerScale'").
+_APPLICATION_LAYERS: dict[Flavour, frozenset[tuple[str | None, str, str | None]]] = {
+    "keras3": frozenset(
+        {
+            ("keras.src.applications.convnext", "LayerScale", "LayerScale"),
+            ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer", "CustomScaleLayer"),
+        }
+    ),
+    "tf_keras": frozenset(
+        {
+            ("tf_keras.src.applications.inception_resnet_v2", "CustomScaleLayer", "Custom>CustomScaleLayer"),
+            # an .h5 names it by its registered name alone, which only edgeship's own imports can register
+            (None, "Custom>CustomScaleLayer", None),
+        }
+    ),
+}
+_APPLICATION_NAMES = frozenset(name for allowed in _APPLICATION_LAYERS.values() for _, name, _ in allowed)
 _CLASS_MODULES = (
     "layers", "initializers", "regularizers", "constraints", "losses", "metrics", "optimizers",
     "optimizers.schedules", "dtype_policies", "mixed_precision", "quantizers", "random",
@@ -156,9 +182,22 @@ def _layer_offence(entry: Config, name: str, flavour: Flavour) -> _Offence | Non
     if _is_builtin_layer(entry, flavour):
         return None
     shown = _printable(class_name.split(">")[-1])  # tf-keras writes registered classes as "Package>Class"
+    if class_name in _APPLICATION_NAMES:  # a look-alike of Keras' own: say where it would come from
+        shown = _printable(_look_alike(entry), 100)
     return _Offence(
         f"layer '{name}' uses the custom class '{shown}', which is not a built-in Keras layer", False
     )
+
+
+def _look_alike(entry: Config) -> str:
+    module, class_name, registered = (
+        entry.get("module"),
+        entry.get("class_name"),
+        entry.get("registered_name"),
+    )
+    if isinstance(registered, str) and registered != class_name:
+        return registered
+    return f"{module}.{class_name}" if isinstance(module, str) else str(class_name)
 
 
 def _nested_offence(entry: Config, place: _Place, flavour: Flavour) -> _Offence | None:
@@ -190,6 +229,9 @@ def _shown(entry: Config) -> str:
 
 def _is_builtin_layer(entry: Config, flavour: Flavour) -> bool:
     class_name, module = entry.get("class_name"), entry.get("module")
+    key = (module, class_name, entry.get("registered_name"))
+    if all(isinstance(part, str | None) for part in key) and key in _APPLICATION_LAYERS[flavour]:
+        return module is not None or _registered_by_keras(flavour, str(class_name))
     if not isinstance(class_name, str) or not _registered_as_itself(entry):
         return False
     if module is not None and not (isinstance(module, str) and _is_keras_module(module, flavour)):
@@ -245,6 +287,13 @@ def _is_class_in(flavour: Flavour, namespace: str, class_name: str) -> bool:
         getattr(_namespace(flavour, namespace), class_name, None) if class_name.isidentifier() else None
     )
     return inspect.isclass(candidate) and class_name not in _CODE_CLASSES
+
+
+@cache
+def _registered_by_keras(flavour: Flavour, registered_name: str) -> bool:
+    """What the loader will find under a registered name (an .h5 names no module) is Keras' own class."""
+    found = _namespace(flavour, "saving").get_registered_object(registered_name)
+    return inspect.isclass(found) and found.__module__.split(".")[0] in ("keras", "tf_keras")
 
 
 @cache

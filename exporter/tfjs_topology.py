@@ -70,8 +70,8 @@ def _tfjs_entry(entry: Config) -> Config:
     name = entry_name(entry)
     if class_name not in _TFJS_LAYERS:
         raise UnsupportedModelError(
-            f"layer '{name}' ({class_name}) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the "
-            "model with layers TFJS supports, or export TFLite variants only."
+            f"no TFJS layers model: {class_name} ({name}); @tensorflow/tfjs 4.22 has no such layer; rebuild "
+            "the model with layers TFJS supports, or use the TFLite variants."
         )
     out: Config = {"class_name": class_name, "config": _tfjs_config(name, class_name, cfg)}
     for key in ("name", "inbound_nodes"):
@@ -101,22 +101,42 @@ def _tfjs_config(name: str, class_name: str, cfg: Config) -> Config:
     if class_name == "ReLU" and (out.get("negative_slope") or out.get("threshold")):
         # tfjs-layers' ReLU reads only max_value: a slope or threshold would be silently ignored.
         raise UnsupportedModelError(
-            f"layer '{name}' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
-            "plain ReLU, or export TFLite variants only."
+            f"no TFJS layers model: ReLU ({name}); it sets negative_slope or threshold, which TFJS ignores; "
+            "use LeakyReLU or a plain ReLU, or use the TFLite variants."
+        )
+    if class_name.startswith("Global") and out.get("keepdims"):
+        # tfjs-layers' global poolings have no keepdims: they would return (batch, channels) and the next
+        # layer would fail to load. Keras 3 models get a Reshape instead (exporter/lowering/pooling.py).
+        raise UnsupportedModelError(
+            f"no TFJS layers model: {class_name} ({name}); it sets keepdims=True, which TFJS ignores; follow "
+            "the pooling with a Reshape, or use the TFLite variants."
+        )
+    if class_name.startswith("Conv") and isinstance(out.get("groups"), int) and out["groups"] > 1:
+        # tfjs-layers has no grouped convolution: it would build a full kernel and fail to load the weights.
+        # Keras 3 depthwise ones (groups == channels) become DepthwiseConv2D (exporter/lowering/convolution).
+        raise UnsupportedModelError(
+            f"no TFJS layers model: {class_name} with groups={out['groups']} ({name}); TFJS has no grouped "
+            "convolution; use DepthwiseConv2D or groups=1, or use the TFLite variants."
+        )
+    if class_name == "Rescaling" and any(isinstance(out.get(k), list) for k in ("scale", "offset")):
+        # tfjs-layers' Rescaling is documented for scalars only (Keras 3 models get a 1x1 DepthwiseConv2D).
+        raise UnsupportedModelError(
+            f"no TFJS layers model: Rescaling ({name}); it has a scale or offset per channel, which TFJS "
+            "does not take; use scalars, or use the TFLite variants."
         )
     if class_name == "GRU" and out.get("reset_after"):
         # tfjs-layers' GRUCell refuses to load it ("does not support reset_after parameter set to true").
         raise UnsupportedModelError(
-            f"layer '{name}' (GRU) sets reset_after=True (the Keras default), which TFJS does not implement; "
-            "build the GRU with reset_after=False, or export TFLite variants only."
+            f"no TFJS layers model: GRU ({name}); it sets reset_after=True (the Keras default), which TFJS "
+            "does not implement; build the GRU with reset_after=False, or use the TFLite variants."
         )
     if class_name == "InputLayer" and out.pop("optional", False):
         # tf-keras 2.21 writes InputLayer's `optional` (2.19 did not). tfjs-layers neither reads nor saves it,
         # so a model fine-tuned in the browser comes back without it (tests/test_tfjs_resave.py): it is left
         # out here too, and an optional input, which tfjs cannot leave unfed, is refused.
         raise UnsupportedModelError(
-            f"layer '{name}' (InputLayer) is an optional input, which TFJS cannot express; make the input "
-            "required, or export TFLite variants only."
+            f"no TFJS layers model: InputLayer ({name}); it is an optional input, which TFJS cannot express; "
+            "make the input required, or use the TFLite variants."
         )
     return out
 
@@ -125,8 +145,8 @@ def _tfjs_activation(layer_name: str, activation: str) -> str:
     activation = _TFJS_ACTIVATION_ALIASES.get(activation, activation)
     if activation not in _TFJS_ACTIVATIONS:
         raise UnsupportedModelError(
-            f"layer '{layer_name}' uses the activation '{activation}', which TFJS (@tensorflow/tfjs 4.22) "
-            "does not have; use another activation, or export TFLite variants only."
+            f"no TFJS layers model: activation {activation} ({layer_name}); TFJS (@tensorflow/tfjs 4.22) "
+            "does not have it; use another activation, or use the TFLite variants."
         )
     return activation
 

@@ -25,6 +25,19 @@ cp "$NM"/tfjs-tflite/wasm/*.js "$NM"/tfjs-tflite/wasm/*.wasm "$OUT/tflite/"
 # The minified bundles point at source maps we do not ship; drop the comment so DevTools does not 404.
 for f in "$OUT"/*.min.js; do sed -i '/^\/\/# sourceMappingURL=/d' "$f"; done
 
+# tfjs-tflite 0.0.1-alpha.10 preloads its emscripten module as soon as the script runs, from wasm path ""
+# (setWasmPath cannot come first): in the engine worker that resolves to /app/worker/tflite_web_api_cc_*.js,
+# which does not exist. The failure is caught, but the request is a synchronous importScripts: where the
+# server is gone and its address never answers (a phone off the laptop's Wi-Fi), the engine worker blocks on
+# it for good. The real load (runtimes/tflite.js, after setWasmPath) does not use that preload: drop it.
+PRELOAD="').load(!0);var tfweb\$1="
+[ "$(grep -cF "$PRELOAD" "$OUT/tf-tflite.min.js")" = 1 ] || {
+  echo "vendor.sh: tf-tflite.min.js no longer has the eager preload this script removes; check the new version" >&2
+  exit 1
+}
+sed -i "s/').load(!0);var tfweb\\\$1=/');var tfweb\$1=/" "$OUT/tf-tflite.min.js"
+! grep -qF ".load(!0)" "$OUT/tf-tflite.min.js" || { echo "vendor.sh: the tfjs-tflite preload is still there" >&2; exit 1; }
+
 for f in tf.min.js tf-backend-wasm.min.js tf-tflite.min.js \
   tfjs-backend-wasm.wasm tfjs-backend-wasm-simd.wasm tfjs-backend-wasm-threaded-simd.wasm \
   tflite/tflite_web_api_cc_simd_threaded.js tflite/tflite_web_api_cc_simd_threaded.wasm \

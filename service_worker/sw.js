@@ -15,6 +15,8 @@
 const PREFIX = "edgeship-";
 const RUNTIME_CACHE = `${PREFIX}runtime-v1`;
 const API_MODELS = "/api/models";
+// How long a network-first request waits for the network before it answers from the cache (when it can).
+const NETWORK_TIMEOUT_MS = 4000;
 
 const SHELL = self.__WB_MANIFEST || [];
 const MODELS = self.__EDGESHIP_MODELS__ || { default: null, files: [] };
@@ -119,16 +121,30 @@ async function fromPrecache(key) {
   return cache.match(key);
 }
 
+/**
+ * The network's answer, or the cached copy when the network fails or, with a copy there, takes longer than
+ * NETWORK_TIMEOUT_MS: a server that is gone without refusing (a phone off the laptop's Wi-Fi) would otherwise
+ * leave the request, and the app with it, waiting for good. A late answer still refreshes the cache.
+ */
 async function networkFirst(request) {
   const cache = await caches.open(RUNTIME_CACHE);
-  try {
-    const response = await fetch(request);
+  const network = fetch(request).then(async (response) => {
     if (response.ok) await putIfRoom(cache, request, response.clone());
     return response;
-  } catch (error) {
-    const cached = await cache.match(request);
-    if (cached) return cached;
-    throw error;
+  });
+  const cached = await cache.match(request);
+  if (!cached) return network;
+  network.catch(() => {}); // answered from the cache below; a late failure is nobody's business
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(cached), NETWORK_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([network, late]);
+  } catch {
+    return cached;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -144,7 +160,9 @@ async function cacheFirst(request) {
 async function handle(request) {
   const url = new URL(request.url);
   url.hash = "";
-  const key = KEY_BY_URL.get(url.href) || (request.mode === "navigate" ? INDEX_KEY : null);
+  // Every navigation opens the app, except /connect (the server's page for phones, never cached).
+  const navigate = request.mode === "navigate" && url.pathname !== "/connect";
+  const key = KEY_BY_URL.get(url.href) || (navigate ? INDEX_KEY : null);
   if (key) {
     const cached = await fromPrecache(key);
     if (cached) return cached;

@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+from exporter.config import VARIANTS
+
 KIB = 1024
 
 
@@ -62,6 +64,14 @@ def test_full_int8_accuracy_within_one_point_and_qat_within_half(demo):
 
 
 def test_the_table_is_shown(demo):
-    header = demo["stdout"].splitlines()[0].split()
+    lines = demo["stdout"].splitlines()
+    assert lines[:2] == [
+        "input: 8x8 gray, range [0, 1], resize stretch, ink high (from user)",
+        "labels: 10 (0, 1, 2, 3, 4, ...)",
+    ]
+    header = lines[2].split()
     assert header[:3] == ["variant", "bytes", "%"] and "status" in header
-    assert sum(line.startswith(("tflite-", "tfjs-")) for line in demo["stdout"].splitlines()) == 8
+    rows = [line for line in lines[3:] if line.split() and line.split()[-1] in ("ok", "degraded")]
+    assert [row.split()[0] for row in rows] == list(VARIANTS)  # one row per variant, in the ladder's order
+    # After the table: its legend and the notes, one line each ("tflite-qat: judged by accuracy ...").
+    assert "tflite-qat: judged by accuracy (QAT retrains the weights)" in lines[3 + len(rows) :]

@@ -192,7 +192,12 @@ def test_manifest_describes_input_output_and_preprocessing(exported):
         "width": 8,
         "channels": 1,
         "range": [0.0, 1.0],
+        "mean": None,
+        "std": None,
+        "color": "gray",
+        "resize": "stretch",
         "ink": "high",
+        "source": "data",
     }
     assert (
         manifest["skipped"] == {}

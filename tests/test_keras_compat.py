@@ -212,8 +212,9 @@ def _dense_model(**dense_kwargs: Any) -> Any:
 
 
 def _ops_model() -> Any:
+    """A keras.ops call without a lowering (exporter/lowering lowers `x + 1` and the like)."""
     image = keras.Input((4,), name="x")
-    return keras.Model(image, keras.layers.Dense(2, name="dense")(image + 1.0))
+    return keras.Model(image, keras.layers.Dense(2, name="dense")(keras.ops.exp(image)))
 
 
 def _rms_model() -> Any:
@@ -235,8 +236,9 @@ def _rms_model() -> Any:
         ),
         (
             _ops_model,
-            "layer 'add' (Add) is a keras.ops call or tensor arithmetic, which has no tf-keras/TFJS "
-            "equivalent; use the matching layer (for example keras.layers.Add) and save the model again.",
+            "no TFJS layers model: keras.ops Exp (exp); tfjs-layers has no layer for it, so the TFJS variants "
+            "and QAT are skipped (the TFLite variants are still built); to get them, rebuild the model with "
+            "keras.layers that tfjs-layers has.",
         ),
     ],
     ids=["keras3-only-argument", "keras3-only-layer", "keras-ops"],
@@ -416,24 +418,34 @@ def test_tfjs_topology_form(request: pytest.FixtureRequest, translated: dict[str
     [
         (
             lambda: tf_keras.layers.UnitNormalization(name="unit"),
-            "layer 'unit' (UnitNormalization) has no TFJS equivalent (@tensorflow/tfjs 4.22); rebuild the "
-            "model with layers TFJS supports, or export TFLite variants only.",
+            "no TFJS layers model: UnitNormalization (unit); @tensorflow/tfjs 4.22 has no such layer; rebuild "
+            "the model with layers TFJS supports, or use the TFLite variants.",
         ),
         (
             lambda: tf_keras.layers.ReLU(negative_slope=0.1, name="leaky"),
-            "layer 'leaky' (ReLU) sets negative_slope or threshold, which TFJS ignores; use LeakyReLU or a "
-            "plain ReLU, or export TFLite variants only.",
+            "no TFJS layers model: ReLU (leaky); it sets negative_slope or threshold, which TFJS ignores; "
+            "use LeakyReLU or a plain ReLU, or use the TFLite variants.",
         ),
         (
             lambda: tf_keras.layers.Activation("exponential", name="exp"),
-            "layer 'exp' uses the activation 'exponential', which TFJS (@tensorflow/tfjs 4.22) does not "
-            "have; use another activation, or export TFLite variants only.",
+            "no TFJS layers model: activation exponential (exp); TFJS (@tensorflow/tfjs 4.22) does not have "
+            "it; use another activation, or use the TFLite variants.",
+        ),
+        (
+            lambda: tf_keras.layers.GlobalAveragePooling1D(keepdims=True, name="gap"),
+            "no TFJS layers model: GlobalAveragePooling1D (gap); it sets keepdims=True, which TFJS ignores; "
+            "follow the pooling with a Reshape, or use the TFLite variants.",
+        ),
+        (
+            lambda: tf_keras.layers.Rescaling([1.0, 2.0], name="rs"),
+            "no TFJS layers model: Rescaling (rs); it has a scale or offset per channel, which TFJS does not "
+            "take; use scalars, or use the TFLite variants.",
         ),
     ],
-    ids=["layer", "relu-slope", "activation"],
+    ids=["layer", "relu-slope", "activation", "keepdims", "per-channel-rescaling"],
 )
 def test_tfjs_topology_refuses_what_tfjs_cannot_run(layer: Any, message: str) -> None:
-    model = tf_keras.Sequential([tf_keras.Input((4,)), layer()])
+    model = tf_keras.Sequential([tf_keras.Input((2, 2)), layer()])
     with pytest.raises(UnsupportedModelError) as info:
         tfjs_topology(model)
     assert str(info.value) == message

@@ -95,7 +95,7 @@ def test_a_gru_tfjs_cannot_load_is_refused_by_name(tmp_path):
     with pytest.raises(UnsupportedModelError) as error:
         export(options)
     assert str(error.value) == (
-        "layer 'memory' (GRU) sets reset_after=True (the Keras default), which TFJS does not implement; "
-        "build the GRU with reset_after=False, or export TFLite variants only."
+        "no TFJS layers model: GRU (memory); it sets reset_after=True (the Keras default), which TFJS "
+        "does not implement; build the GRU with reset_after=False, or use the TFLite variants."
     )
     assert not (tmp_path / "out").exists()

@@ -261,6 +261,19 @@ MALFORMED: dict[str, tuple[Callable[[dict], None], str]] = {
     "output-shape-empty": (change("output.shape", []), "output.shape must be a non-empty list"),
     "labels-not-strings": (change("labels", [1, 2]), "labels must be a list of strings"),
     "preprocessing-a-string": (change("preprocessing", "image"), "preprocessing must be an object"),
+    "range-reversed": (
+        change("preprocessing.range", [1.0, 0.0]),
+        "preprocessing.range must be two numbers [low, high] with low < high",
+    ),
+    "color-unknown": (
+        change("preprocessing.color", "hsv"),
+        "preprocessing.color must be 'rgb', 'bgr' or 'gray'",
+    ),
+    "mean-per-channel": (
+        change("preprocessing.mean", [0.5, 0.5, 0.5]),
+        "preprocessing.mean must be null or a list of 1 number(s), one per channel",
+    ),
+    "labels-file-a-number": (change("labels_file", 3), "labels_file must be a string"),
     "name-a-number": (change("name", 3), "name must be a string"),
 }
 

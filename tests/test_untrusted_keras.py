@@ -44,13 +44,13 @@ runpy.run_module("edgeship", run_name="__main__", alter_sys=True)
 """
 
 
-def export(model: Path, out: Path) -> tuple[int, str, int]:
-    """(exit code, stderr, peak RSS of the edgeship process in MiB)."""
+def export(model: Path, out: Path, **env: str) -> tuple[int, str, int]:
+    """(exit code, stderr, peak RSS of the edgeship process in MiB); `env` adds to the environment."""
     peak_file = out.parent / "peak-kib"
     result = subprocess.run(
         [sys.executable, "-c", CLI_WITH_PEAK, "export", str(model), "--out", str(out), "--targets", "tflite",
          "--variants", "tflite-fp32"],
-        capture_output=True, text=True, env={**ENV, "PEAK_FILE": str(peak_file)}, timeout=300,
+        capture_output=True, text=True, env={**ENV, **env, "PEAK_FILE": str(peak_file)}, timeout=300,
     )  # fmt: skip
     return result.returncode, result.stderr, int(peak_file.read_text()) // 1024
 
@@ -59,9 +59,9 @@ def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line and not line.startswith("edgeship: ")]
 
 
-def assert_one_line(model: Path, tmp_path: Path, expected: str) -> int:
+def assert_one_line(model: Path, tmp_path: Path, expected: str, **env: str) -> int:
     """Exit 2, no traceback, exactly `expected` on stderr; returns the peak RSS in MiB."""
-    code, stderr, peak = export(model, tmp_path / "out")
+    code, stderr, peak = export(model, tmp_path / "out", **env)
     assert code == 2, stderr
     assert "Traceback" not in stderr
     assert error_lines(stderr) == [expected]
@@ -537,3 +537,150 @@ def test_keras3_h5_exports(assets, tmp_path):
     assert code == 0, stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert "tflite-fp32" in json.dumps(manifest)
+
+
+# --- 5. keras.applications' own layers outside keras.layers -------------------------------------------------
+# ConvNeXt's LayerScale and InceptionResNetV2's CustomScaleLayer are Keras' code (keras.src.applications.*),
+# allowed by their exact module, class and registered name; a look-alike anywhere else is someone's code.
+
+
+def _keras3_application_layers(path: Path) -> Path:
+    import keras
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = keras.Input((8, 8, 1))
+    scaled = LayerScale(1e-6, 1, name="layer_scale")(x)
+    mixed = CustomScaleLayer(0.17, name="custom_scale")([x, scaled])
+    keras.Model(x, keras.layers.Dense(4, name="head")(keras.layers.Flatten()(mixed))).save(path)
+    return path
+
+
+def _tf_keras_application_layers(path: Path) -> Path:
+    import tf_keras
+    from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+
+    x = tf_keras.Input((8, 8, 1))
+    mixed = CustomScaleLayer(0.17, name="custom_scale")([x, tf_keras.layers.Conv2D(1, 1)(x)])
+    tf_keras.Model(x, tf_keras.layers.Dense(4, name="head")(tf_keras.layers.Flatten()(mixed))).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def application_files(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("applications")
+    _keras3_application_layers(root / "k3.keras")
+    _tf_keras_application_layers(root / "tfk.h5")
+    return root
+
+
+def _application_entries(flavour: str) -> list[dict[str, Any]]:
+    """The serialised objects of `flavour`'s application layers, exactly as each flavour writes them."""
+    import keras
+    from keras.src.applications.convnext import LayerScale
+    from keras.src.applications.inception_resnet_v2 import CustomScaleLayer
+    from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer as TfkCustomScaleLayer
+    from tf_keras.src.saving import serialization_lib as tf_keras_serialization
+
+    if flavour == "keras3":
+        layers = [LayerScale(1e-6, 3, name="layer_scale"), CustomScaleLayer(0.17, name="custom_scale")]
+        return [keras.saving.serialize_keras_object(layer) for layer in layers]
+    return [tf_keras_serialization.serialize_keras_object(TfkCustomScaleLayer(0.17, name="custom_scale"))]
+
+
+def test_application_layers_are_serialised_as_the_allowlist_says(application_files):
+    """The allowlist is the real entries (module, class_name, registered_name) of today's Keras and tf-keras
+    (a tf-keras .h5 names the class by its registered name alone)."""
+    shapes = {
+        flavour: [(e["module"], e["class_name"], e["registered_name"]) for e in _application_entries(flavour)]
+        for flavour in ("keras3", "tf_keras")
+    }
+    with h5py.File(application_files / "tfk.h5") as h5:
+        h5_layers = json.loads(h5.attrs["model_config"])["config"]["layers"]
+    shapes["tf_keras"] += [
+        (e.get("module"), e["class_name"], e.get("registered_name"))
+        for e in h5_layers
+        if "Scale" in e["class_name"]
+    ]
+    assert shapes == {
+        "keras3": [
+            ("keras.src.applications.convnext", "LayerScale", "LayerScale"),
+            ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer", "CustomScaleLayer"),
+        ],
+        "tf_keras": [
+            ("tf_keras.src.applications.inception_resnet_v2", "CustomScaleLayer", "Custom>CustomScaleLayer"),
+            (None, "Custom>CustomScaleLayer", None),
+        ],
+    }
+
+
+@pytest.mark.parametrize("name", ["k3.keras", "tfk.h5"])
+def test_application_layers_load_in_safe_mode_and_export(application_files, tmp_path, name):
+    code, stderr, _ = export(application_files / name, tmp_path / "out")
+    assert code == 0, stderr
+    assert "tflite-fp32" in json.loads((tmp_path / "out" / "manifest.json").read_text())["variants"]
+
+
+def _layer(entry: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {**entry, **changes, "config": {**entry["config"], "name": "pwn"}}
+
+
+LOOK_ALIKES = [
+    # Keras 3 imports any module of keras_hub/keras_cv/keras_nlp a config names, and uses the class it finds
+    ("keras3", 0, {"module": "keras_hub.src.applications.convnext"}, "keras_hub.src.applications.convnext.LayerScale"),
+    ("keras3", 0, {"registered_name": "evil>LayerScale"}, "evil>LayerScale"),
+    ("keras3", 1, {"registered_name": "Custom>CustomScaleLayer"}, "Custom>CustomScaleLayer"),
+    ("keras3", 0, {"module": ["keras.src.applications.convnext"]}, "LayerScale"),
+    ("keras3", 1, {"module": None, "class_name": "Custom>CustomScaleLayer", "registered_name": None},
+     "Custom>CustomScaleLayer"),
+    ("tf_keras", 0, {"module": "tf_keras.src.applications.convnext", "class_name": "LayerScale",
+                     "registered_name": "LayerScale"}, "tf_keras.src.applications.convnext.LayerScale"),
+    ("tf_keras", 0, {"registered_name": "CustomScaleLayer"},
+     "tf_keras.src.applications.inception_resnet_v2.CustomScaleLayer"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("flavour", "which", "changes", "shown"), LOOK_ALIKES)
+def test_look_alikes_of_application_layers_are_refused(flavour, which, changes, shown):
+    entry = _layer(_application_entries(flavour)[which], **changes)
+    with pytest.raises(UnsafeModelError) as info:
+        scan_config({"class_name": "Functional", "config": {"name": "m", "layers": [entry]}}, flavour)
+    assert str(info.value) == (
+        f"layer 'pwn' uses the custom class '{shown}', which is not a built-in Keras layer" + REFUSED_CUSTOM
+    )
+
+
+def test_a_look_alike_module_is_refused_before_keras_imports_it(application_files, tmp_path):
+    """A keras_hub look-alike of convnext on the path: Keras 3's own safe-mode loader imports it (the marker
+    appears); edgeship refuses the file by name and the marker does not appear."""
+    marker = tmp_path / "code-ran"
+    package = tmp_path / "path" / "keras_hub" / "src" / "applications"
+    package.mkdir(parents=True)
+    for folder in (package, package.parent, package.parent.parent):
+        (folder / "__init__.py").write_text("")
+    (package / "convnext.py").write_text(
+        f"open({str(marker)!r}, 'w').write('code from the model file ran')\n"
+        "from keras.src.applications.convnext import LayerScale\n"
+    )
+
+    def elsewhere(config: dict[str, Any]) -> dict[str, Any]:
+        scale = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "LayerScale")
+        scale["module"] = "keras_hub.src.applications.convnext"
+        return config
+
+    hostile = rewrite_keras_member(
+        application_files / "k3.keras", tmp_path / "lookalike.keras", "config.json", elsewhere
+    )
+    load = "import sys, keras; keras.saving.load_model(sys.argv[1], compile=False, safe_mode=True)"
+    env = {"PYTHONPATH": str(tmp_path / "path")}
+    subprocess.run([sys.executable, "-c", load, str(hostile)], env={**ENV, **env}, timeout=180, check=True)
+    assert marker.exists()  # the attack file is real
+    marker.unlink()
+    assert_one_line(
+        hostile,
+        tmp_path,
+        "UnsafeModelError: layer 'layer_scale' uses the custom class 'keras_hub.src.applications.convnext."
+        "LayerScale', which is not a built-in Keras layer" + REFUSED_CUSTOM,
+        **env,
+    )
+    assert not marker.exists()

@@ -2,8 +2,9 @@
 
 One blueprint per feature: `models` (API and export files), `finetune` (uploads of fine-tuned models),
 `finetune_store` (the fine-tuned exports kept, and their deletion), `shell` (front end and service worker),
-`security` (which requests are answered, headers on every response), `errors` (the JSON error handler).
-`edgeship serve` runs it under waitress (webapp/serve.py).
+`security` (which requests are answered, headers on every response), `errors` (the JSON error handler),
+`connect` (how a phone reaches the server). `edgeship serve` runs it under waitress, or under cheroot for
+HTTPS (`--lan`, webapp/serve.py).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ DEFAULTS: dict[str, Any] = {
     # Uploads admitted beside the one converting; more are refused at once with a 503 and Retry-After, so
     # waiting uploads hold at most this many + 1 of the server's threads.
     "FINETUNE_WAITING": 2,
+    # What /connect shows (webapp/connect.py Connect): set by `edgeship serve --lan`, else None.
+    "CONNECT": None,
 }
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    from webapp import errors, finetune, finetune_store, models, security, shell
+    from webapp import connect, errors, finetune, finetune_store, models, security, shell
 
     # static_folder=None: the shell blueprint serves static files itself, with the headers and checks above.
     app = Flask(__name__, static_folder=None)
@@ -43,6 +46,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep manifests in the order they were written
     # Without this, `//etc/passwd` would be answered with a redirect rather than a 404.
     app.url_map.merge_slashes = False
-    for blueprint in (security.bp, errors.bp, models.bp, finetune.bp, finetune_store.bp, shell.bp):
+    for blueprint in (
+        security.bp,
+        errors.bp,
+        models.bp,
+        finetune.bp,
+        finetune_store.bp,
+        connect.bp,
+        shell.bp,
+    ):
         app.register_blueprint(blueprint)
     return app

@@ -7,9 +7,17 @@ judged here; whether a path names a file that may be published is exports.served
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 TARGETS = ("tflite", "tfjs")
+# Each optional preprocessing field's values; None: left out (an older manifest), which the app reads as the
+# default (EXPORT_FORMAT.md).
+PREPROCESSING_CHOICES: dict[str, tuple[tuple[str | None, ...], str]] = {
+    "color": ((None, "rgb", "bgr", "gray"), "'rgb', 'bgr' or 'gray'"),
+    "resize": ((None, "stretch", "crop", "pad"), "'stretch', 'crop' or 'pad'"),
+    "ink": ((None, "high", "low"), "'high', 'low' or null"),
+}
 DIMS = "must be a list of positive integers or null"
 
 
@@ -25,6 +33,11 @@ def manifest_problem(manifest: dict[str, Any]) -> str | None:
         return "labels must be a list of strings"
     if not _optional(manifest.get("preprocessing"), dict):
         return "preprocessing must be an object"
+    problem = _preprocessing(manifest.get("preprocessing"))
+    if problem is not None:
+        return problem
+    if not _optional(manifest.get("labels_file"), str):
+        return "labels_file must be a string"
     for key in ("input", "output"):
         problem = _tensor(key, manifest.get(key))
         if problem is not None:
@@ -40,6 +53,52 @@ def manifest_problem(manifest: dict[str, Any]) -> str | None:
     if default is not None and not (isinstance(default, str) and default in variants):
         return "default_variant must name one of the variants"
     return None
+
+
+def _preprocessing(spec: dict[str, Any] | None) -> str | None:
+    """The fields the app's preprocessing reads; older manifests leave out all but kind, size or
+    height/width/channels/range (and ink), which the app then reads as gray or rgb, stretch, no mean/std."""
+    if spec is None:
+        return None
+    if spec.get("kind") == "numeric":
+        return None if _positive(spec.get("size")) else "preprocessing.size must be a positive integer"
+    if spec.get("kind") != "image":
+        return "preprocessing.kind must be 'image' or 'numeric'"
+    for key in ("height", "width"):
+        if not _positive(spec.get(key)):
+            return f"preprocessing.{key} must be a positive integer"
+    channels = spec.get("channels")
+    if channels not in (1, 3) or type(channels) is not int:
+        return "preprocessing.channels must be 1 or 3"
+    low_high: Any = spec.get("range")
+    if not (_numbers(low_high, 2) and low_high[0] < low_high[1]):
+        return "preprocessing.range must be two numbers [low, high] with low < high"
+    for key in ("mean", "std"):
+        values = spec.get(key)
+        if values is not None and not _numbers(values, channels):
+            return f"preprocessing.{key} must be null or a list of {channels} number(s), one per channel"
+    if spec.get("std") is not None and not all(v > 0 for v in spec["std"]):
+        return "preprocessing.std must be above 0 in every channel"
+    for key, (choices, shown) in PREPROCESSING_CHOICES.items():
+        if spec.get(key) not in choices:
+            return f"preprocessing.{key} must be {shown}"
+    if spec.get("color") not in (None, "gray" if channels == 1 else "rgb", None if channels == 1 else "bgr"):
+        return "preprocessing.color must be 'gray' for 1 channel, 'rgb' or 'bgr' for 3"
+    if not _optional(spec.get("source"), str):
+        return "preprocessing.source must be a string"
+    return None
+
+
+def _positive(value: Any) -> bool:
+    return type(value) is int and value > 0
+
+
+def _numbers(value: Any, count: int) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == count
+        and all(type(v) in (int, float) and math.isfinite(v) for v in value)
+    )
 
 
 def _optional(value: Any, kind: type) -> bool:
@@ -77,6 +136,11 @@ def _variant(where: str, variant: Any) -> str | None:
         return f"{where}.parity must be a string"
     if not _size(variant.get("bytes")):
         return f"{where}.bytes must be a non-negative integer"
+    if not _size(variant.get("peak_memory_bytes")):  # load_ms and peak_memory_bytes: the Compare view's
+        return f"{where}.peak_memory_bytes must be a non-negative integer"
+    load_ms = variant.get("load_ms")
+    if load_ms is not None and not (type(load_ms) in (int, float) and 0 <= load_ms < float("inf")):
+        return f"{where}.load_ms must be a non-negative number"
     for key in ("input_quantization", "output_quantization"):
         quantization = variant.get(key)
         if quantization is not None and not (

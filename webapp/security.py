@@ -65,6 +65,12 @@ def bound_hosts(host: str, port: int) -> list[str]:
     return [f"{name}:{port}" for name in names]
 
 
+def named_hosts(names: Iterable[str], port: int) -> list[str]:
+    """The Host values a server on all interfaces answers under `names` (LAN addresses, host names) too."""
+    shown = [f"[{name}]" if ":" in name else name.lower() for name in names]
+    return [f"{name}:{port}" for name in dict.fromkeys([*LOOPBACK_NAMES, *shown])]
+
+
 def _split(host: str) -> tuple[str, str]:
     """("name", "port") of a Host value; the port is "" when none is given."""
     name, colon, port = host.rpartition(":")
@@ -73,12 +79,15 @@ def _split(host: str) -> tuple[str, str]:
     return name, port
 
 
-def host_allowed(host: str, allowed: Iterable[str]) -> bool:
-    """Whether the Host header `host` names one of `allowed` ("name:port", or "name" for any port)."""
+def host_allowed(host: str, allowed: Iterable[str], default_port: str = "80") -> bool:
+    """Whether the Host header `host` names one of `allowed` ("name:port", or "name" for any port).
+
+    A Host without a port means the scheme's default port: 80, or 443 over HTTPS.
+    """
     name, port = _split(host.lower())
     for entry in allowed:
         allowed_name, allowed_port = _split(entry.lower())
-        if name == allowed_name and (not allowed_port or (port or "80") == allowed_port):
+        if name == allowed_name and (not allowed_port or (port or default_port) == allowed_port):
             return True
     return False
 
@@ -87,7 +96,7 @@ def host_allowed(host: str, allowed: Iterable[str]) -> bool:
 def check_request() -> None:
     allowed = current_app.config["ALLOWED_HOSTS"]
     host = request.headers.get("Host", "")
-    if not host_allowed(host, allowed):
+    if not host_allowed(host, allowed, "443" if request.scheme == "https" else "80"):
         raise MisdirectedRequest(
             f"this server answers only to {', '.join(allowed)} (the request named {host[:_SHOWN_HOST]!r}); "
             "open the app at one of those addresses"

@@ -8,11 +8,19 @@ Waitress gets the app's own limits, so that nothing over them is stored: it refu
 MAX_CONTENT_LENGTH (declared or chunked) before buffering it in the temporary folder, and headers over
 MAX_HEADER_BYTES. Its own error answers (400, 413, 431, and the 500 for an app that raises past Flask) are
 JSON with the same security headers as the app's (SecureErrorTask).
+
+With `--lan` (or `--cert/--key`) it serves HTTPS instead, under cheroot (webapp/https_server.py: waitress has
+no TLS) with the same limits and error answers: on all interfaces, with a certificate from edgeship's local CA
+(webapp/tls.py) for this machine's LAN addresses and names (webapp/lan.py), and it prints the addresses and
+a QR code of the /connect page (webapp/connect.py), where a phone gets the CA certificate and the steps to
+trust it.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +30,10 @@ from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask
 
 from exporter import parameter
-from webapp import create_app, exports
+from webapp import create_app, exports, lan, tls
+from webapp.connect import Connect
 from webapp.errors import MESSAGES
-from webapp.security import SECURITY_HEADERS, bound_hosts
+from webapp.security import SECURITY_HEADERS, bound_hosts, named_hosts
 from webapp.serve_error import ServeError
 
 THREADS = 8
@@ -125,3 +134,86 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
         pass  # Ctrl+C is how the user stops it: not an error
     finally:
         server.close()
+
+
+@dataclass(frozen=True)
+class Https:
+    """How to serve HTTPS: on the LAN (all interfaces), under extra names, with the user's own pair or not."""
+
+    lan: bool = False
+    names: tuple[str, ...] = ()  # --name: more host names for the certificate and the Host check
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def _certificate(https: Https, names: list[str]) -> tuple[tls.CertificatePair, bool]:
+    if https.cert is None and https.key is None:
+        return tls.local_pair(tls.config_dir(), names)
+    if https.cert is None or https.key is None:
+        missing, given = ("cert", "key") if https.cert is None else ("key", "cert")
+        raise ServeError(
+            f"{parameter(given)} needs {parameter(missing)} too: give your certificate and its key, or "
+            "neither (then edgeship makes its own)."
+        )
+    return tls.user_pair(https.cert, https.key), False
+
+
+def _https_lines(count: int, directory: Path, connect: Connect, made: bool) -> list[str]:
+    """What serve_https prints: the addresses, a QR code of /connect, and which CA signs the certificate."""
+    page = connect.url + "connect"
+    lines = [f"Serving {count} export(s) from {directory} on {connect.url} (Ctrl+C to stop)"]
+    if connect.also:
+        lines.append(f"Also at {', '.join(connect.also)}")
+    lines.append(
+        f"On a phone on this network, scan this code or open {page}: it shows how to trust the certificate "
+        "(once per phone) and install the app."
+    )
+    lines.append(lan.terminal_qr(page).rstrip("\n"))
+    if connect.ca is not None:
+        lines.append(
+            f"Certificate authority: {connect.ca} ({'made now' if made else 'made earlier'}), "
+            f"SHA-256 {connect.fingerprint}"
+        )
+    return lines
+
+
+def serve_https(directory: Path, host: str, port: int, https: Https, quiet: bool = False) -> None:
+    """Serves `directory` over HTTPS (see the module docstring) until Ctrl+C."""
+    from webapp import https_server
+
+    count = check_directory(directory)
+    bind = "0.0.0.0" if https.lan else host
+    addresses = lan.lan_addresses() if https.lan else []
+    # The names phones use (LAN addresses first: the one to show), then this machine's and the --name ones.
+    names = [*addresses, *(lan.machine_names() if https.lan else []), *https.names]
+    pair, made = _certificate(https, list(dict.fromkeys([*names, "localhost", "127.0.0.1", host])))
+    app = create_app({"EXPORTS_DIR": directory})
+    try:
+        server = https_server.create_server(
+            app, bind, port, str(pair.cert), str(pair.key), int(app.config["MAX_CONTENT_LENGTH"])
+        )
+    except (OSError, OverflowError, ValueError) as error:
+        # Cheroot's OSError quotes the system's for each address it tried: show the last one's reason.
+        quoted = re.findall(r"\[Errno \d+\] ([^)]+)", str(error))
+        reason = getattr(error, "strerror", None) or (quoted[-1] if quoted else str(error))
+        raise ServeError(
+            f"cannot listen on {bind}:{port} ({reason}); choose another {parameter('port')}"
+            + ("." if https.lan else f" or {parameter('host')}.")
+        ) from None
+    bound = https_server.bound_port(server)
+    # The user's own certificate may hold more names; a wildcard is no Host value (give it with --name).
+    names = [name for name in dict.fromkeys([*names, *pair.names]) if "*" not in name]
+    app.config["ALLOWED_HOSTS"] = named_hosts([*names, host], bound)
+    urls = lan.urls(names or ["localhost"], bound)
+    others = [url for url in lan.urls(["localhost", "127.0.0.1"], bound) if url not in urls]
+    fingerprint = None if pair.ca is None else tls.fingerprint(tls.load_certificate(pair.ca))
+    connect = Connect(urls[0], tuple(urls[1:] + others), pair.ca, fingerprint)
+    app.config["CONNECT"] = connect
+    lines = _https_lines(count, directory, connect, made)
+    print("\n".join(lines[:1] if quiet else lines), flush=True)
+    try:
+        server.serve()
+    except KeyboardInterrupt:
+        pass  # Ctrl+C is how the user stops it: not an error
+    finally:
+        server.stop()

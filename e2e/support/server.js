@@ -35,7 +35,9 @@ export async function startServer(directory) {
   return {
     url,
     async stop() {
-      if (child.exitCode !== null) return;
+      // A process killed by a signal keeps exitCode null: without signalCode a second stop() would wait for
+      // an exit that already happened.
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill("SIGTERM");
       await exited;

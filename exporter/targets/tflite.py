@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,12 @@ import numpy as np
 
 from exporter.config import Precision, VariantSpec
 from exporter.context import Artifact, ExportContext, encode_array, trace, write_content_named
-from exporter.errors import ConversionError
+from exporter.errors import ConversionError, StepTimeout
 from exporter.tflite_runtime import TfliteRunner, float_ops, usable_cores
 
 # Every op in int8: any op the converter left in float32 fails the variant (_check_fully_integer).
-FULL_INTEGER = (Precision.INT8, Precision.QAT)
+# tflite-qat is checked in _qat instead: a partly float QAT model is kept and said to be mixed.
+FULL_INTEGER = (Precision.INT8,)
 CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
 
 
@@ -68,19 +70,74 @@ def _full_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
     return converter
 
 
-def _qat(context: ExportContext) -> bytes:
-    """tflite-qat: the fake-quant model exporter/qat.py trained, converted with the full-integer setup."""
+@dataclass
+class Built:
+    """A flatbuffer with what the report and the manifest should say about how it was made."""
+
+    flatbuffer: bytes
+    notes: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _qat(context: ExportContext) -> Built:
+    """tflite-qat: the fake-quant model exporter/qat.py trained, converted to int8.
+
+    Layers tfmot cannot quantize stay float in training (exporter/qat_scheme.py); the converter calibrates
+    them from the training samples. If every op still ends up in int8, the file is fully integer with int8
+    input and output, like tflite-int8. If some op stays float32, the variant is kept as a mixed model
+    (the retrained weights are what QAT is for, and it runs on CPUs and GPUs) with float32 input and output,
+    and its notes and manifest entry say so: it is not for integer-only hardware.
+    """
     import tensorflow as tf
 
     from exporter.qat import quantization_aware_model  # imports tensorflow-model-optimization
+    from exporter.qat_scheme import float_note
 
     context.progress.step(f"tflite-qat: fine-tuning with fake-quant nodes for {context.qat_epochs} epoch(s)")
-    q_model = quantization_aware_model(context)
+    trained = quantization_aware_model(context)
     assert context.train is not None, "the pipeline skips QAT without training data"
+    q_model = trained.model
     function = trace(q_model, tuple(q_model.inputs[0].shape))
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+    variant = f"tflite-{Precision.QAT}"
     samples = context.train.x.limited(CALIBRATION_SAMPLES)
-    return run_converter(_full_integer(converter, samples.chunks(1)), f"tflite-{Precision.QAT}")
+    notes = [note for note in [float_note(trained.float_layers)] if note]
+    remaining: list[str] | None = None  # float32 ops of the flatbuffer; None: the full-integer setup failed
+    try:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+        flatbuffer = run_converter(_full_integer(converter, samples.chunks(1)), variant)
+        remaining = float_ops(flatbuffer)
+    except StepTimeout:
+        raise
+    except ConversionError:
+        pass  # an op without an int8 kernel: the mixed setup below says which
+    if remaining is None or remaining:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function])
+        flatbuffer = run_converter(_mixed_integer(converter, samples.chunks(1)), variant)
+        remaining = float_ops(flatbuffer)
+    if remaining:
+        notes.append(
+            f"mixed int8/float32: the op(s) {', '.join(remaining)} run in float32, and so do the input and "
+            "output; fine on CPUs and GPUs, not for integer-only hardware (Edge TPU, microcontrollers, NPUs)"
+        )
+    fields = {"fully_integer": not remaining, "float_ops": remaining, "float_layers": trained.float_layers}
+    return Built(flatbuffer, notes, fields)
+
+
+def _mixed_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
+    """int8 where a kernel exists, float32 builtins elsewhere; float32 input and output."""
+    import tensorflow as tf
+
+    def representative() -> Iterator[list[np.ndarray]]:
+        for sample in samples:
+            yield [sample]
+
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+    ]
+    return converter
 
 
 PRECISIONS: dict[Precision, Callable[[Any, ExportContext], Any]] = {
@@ -93,7 +150,7 @@ PRECISIONS: dict[Precision, Callable[[Any, ExportContext], Any]] = {
 
 def build_flatbuffer(context: ExportContext, precision: Precision) -> bytes:
     if precision is Precision.QAT:
-        return _qat(context)
+        return _qat(context).flatbuffer
     configure = PRECISIONS[precision]
     return convert_trace(context, lambda converter: configure(converter, context), f"tflite-{precision}")
 
@@ -163,7 +220,10 @@ def _check_fully_integer(flatbuffer: bytes, variant: str) -> None:
 
 
 def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact:
-    flatbuffer = build_flatbuffer(context, spec.precision)
+    built = (
+        _qat(context) if spec.precision is Precision.QAT else Built(build_flatbuffer(context, spec.precision))
+    )
+    flatbuffer = built.flatbuffer
     if spec.precision is Precision.FP32:
         context.fp32_flatbuffer = flatbuffer
     entry = write_content_named(folder, f"tflite/{spec.precision}", ".tflite", flatbuffer)
@@ -180,7 +240,11 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
     parity_path = write_content_named(
         folder, f"tflite/{spec.precision}.parity", ".json", json.dumps(parity).encode()
     )
-    fields: dict[str, Any] = {"input_dtype": runner.input_dtype, "output_dtype": runner.output_dtype}
+    fields: dict[str, Any] = {
+        "input_dtype": runner.input_dtype,
+        "output_dtype": runner.output_dtype,
+        **built.fields,
+    }
     if runner.input_quantization:
         fields["input_quantization"] = runner.input_quantization.as_json()
     if runner.output_quantization:
@@ -194,4 +258,5 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         parity_path=parity_path,
         manifest_fields=fields,
         latency_ms=runner.latency_ms(context.parity_inputs),
+        notes=built.notes,
     )

@@ -1,5 +1,27 @@
 // The drawing canvas: strokes in the model's ink colour on its background colour (ink "high": white on
 // black, like scikit-learn's digits; "low": black on white). Uploaded images are drawn scaled to fit.
+// Pointer events, so a finger draws as a mouse does (the canvas has touch-action: none: no scrolling).
+
+/** The pad's colours for the model's ink. */
+export function inkColours(ink) {
+  return ink === "low"
+    ? { background: "#ffffff", stroke: "#000000" }
+    : { background: "#000000", stroke: "#ffffff" };
+}
+
+/**
+ * Draws `source` (an image, bitmap or video frame of sourceW x sourceH) scaled to fit and centred on the
+ * background colour: how an uploaded image lands on the pad, and a camera frame on a pad-sized canvas.
+ */
+export function fitImage(context, source, sourceW, sourceH, background) {
+  const { width, height } = context.canvas;
+  const scale = Math.min(width / sourceW, height / sourceH);
+  const w = sourceW * scale;
+  const h = sourceH * scale;
+  context.fillStyle = background;
+  context.fillRect(0, 0, width, height);
+  context.drawImage(source, (width - w) / 2, (height - h) / 2, w, h);
+}
 
 export class DrawPad {
   constructor(canvas, { onStroke } = {}) {
@@ -12,16 +34,14 @@ export class DrawPad {
     this.drawing = false;
     canvas.addEventListener("pointerdown", (event) => this.start(event));
     canvas.addEventListener("pointermove", (event) => this.move(event));
-    canvas.addEventListener("pointerup", () => this.end());
-    canvas.addEventListener("pointercancel", () => this.end());
-    canvas.addEventListener("pointerleave", () => this.end());
+    canvas.addEventListener("pointerup", (event) => this.end(event));
+    canvas.addEventListener("pointercancel", (event) => this.end(event));
+    canvas.addEventListener("pointerleave", (event) => this.end(event));
     this.clear();
   }
 
   colours() {
-    return this.ink === "low"
-      ? { background: "#ffffff", stroke: "#000000" }
-      : { background: "#000000", stroke: "#ffffff" };
+    return inkColours(this.ink);
   }
 
   setInk(ink) {
@@ -46,22 +66,26 @@ export class DrawPad {
   }
 
   start(event) {
+    if (event.pointerType === "mouse" && event.button !== 0) return;
+    event.preventDefault(); // no text selection, no long-press menu on a phone
+    if (this.drawing) return; // a second finger does not draw
     if (this.uploaded) this.clear();
     this.drawing = true;
+    this.pointerId = event.pointerId;
     this.canvas.setPointerCapture(event.pointerId);
     this.last = this.point(event);
     this.line(this.last, this.last);
   }
 
   move(event) {
-    if (!this.drawing) return;
+    if (!this.drawing || event.pointerId !== this.pointerId) return;
     const next = this.point(event);
     this.line(this.last, next);
     this.last = next;
   }
 
-  end() {
-    if (!this.drawing) return;
+  end(event) {
+    if (!this.drawing || event.pointerId !== this.pointerId) return;
     this.drawing = false;
     if (this.onStroke) this.onStroke();
   }
@@ -82,12 +106,8 @@ export class DrawPad {
   async drawImage(file) {
     const bitmap = await createImageBitmap(file);
     try {
-      const { width, height } = this.canvas;
-      const scale = Math.min(width / bitmap.width, height / bitmap.height);
-      const w = bitmap.width * scale;
-      const h = bitmap.height * scale;
       this.clear();
-      this.context.drawImage(bitmap, (width - w) / 2, (height - h) / 2, w, h);
+      fitImage(this.context, bitmap, bitmap.width, bitmap.height, this.colours().background);
       this.uploaded = true;
       this.empty = false;
     } finally {

@@ -4,7 +4,9 @@ import { connect } from "../shared/bridge.js";
 import { listModels, loadManifest, variantIds } from "../shared/catalog.js";
 import { ENGINE_METHODS } from "../shared/engine-api.js";
 import { finetunedVariant } from "../shared/finetuned-id.js";
+import { stopCameras } from "./camera.js";
 import { $, h } from "./dom.js";
+import { watchInstall } from "./install.js";
 import { noteFetch, watchNetwork } from "./network.js";
 import { flush } from "./outbox.js";
 import { watchStorage } from "./storage.js";
@@ -20,6 +22,7 @@ const onShow = {}; // view -> called each time the view is shown
 
 function showView(name) {
   const view = VIEWS.includes(name) ? name : "infer";
+  if ($(`#view-${view}`).hidden) stopCameras(); // a camera runs only while its view is shown
   for (const other of VIEWS) {
     $(`#view-${other}`).hidden = other !== view;
     $(`#tab-${other}`).setAttribute("aria-selected", String(other === view));
@@ -34,8 +37,25 @@ function describe(manifest) {
   return `${manifest.name} · exported ${created} · ${count} variants`;
 }
 
+/**
+ * Not a secure context (a LAN address or any name but localhost over plain HTTP): no crypto.subtle, so no
+ * model file can be checked and none runs, and no service worker, storage quota or camera. One message with
+ * the fix instead of views that would fail on every click.
+ */
+function refuseInsecure() {
+  document.documentElement.dataset.context = "insecure";
+  $("#insecure-notice").hidden = false;
+  window.edgeship = { secure: false, ready: Promise.resolve(null) };
+  document.documentElement.dataset.ready = "insecure";
+}
+
 async function boot() {
+  if (!window.isSecureContext) {
+    refuseInsecure();
+    return;
+  }
   watchNetwork();
+  watchInstall();
   watchStorage();
   for (const tab of document.querySelectorAll('[role="tab"]')) {
     tab.addEventListener("click", () => showView(tab.dataset.view));
@@ -75,12 +95,13 @@ async function boot() {
 
   const selectModel = async (id) => {
     const manifest = await loadManifest(id);
+    stopCameras(); // a camera started for the previous model (whose panel may now be hidden)
     state.modelId = id;
     state.manifest = manifest;
     $("#model-info").textContent = describe(manifest);
     $("#model-info").dataset.created = manifest.created || "";
     infer.setModel(id, manifest);
-    compare.setModel(id);
+    compare.setModel(id, manifest);
     selfTest.setModel(id);
     await finetune.setModel(id, manifest);
   };

@@ -8,11 +8,13 @@ import { fetchVariantFiles } from "../integrity.js";
 import { layersArtifacts } from "../tfjs-artifacts.js";
 import { manifestOf, prepare, switchBackend } from "../variants.js";
 import { growHead, headOf, weightedLayers } from "./artifacts.js";
+import { holdOut, pick } from "./holdout.js";
 import { buildModel, fit, toArtifacts } from "./train.js";
 import { finetunedRecord, keepUnsaved, saveUnsaved } from "./unsaved.js";
 
 export const BASE_VARIANT = "tfjs-fp32"; // the server accepts fine-tunes of this variant (FINETUNE_API.md)
 const TRAIN_BACKENDS = ["webgl", "cpu"]; // the wasm backend lacks gradient ops
+const FEATURE_BACKENDS = ["wasm", "webgl", "cpu"]; // for the frozen layers' one forward pass
 const MAX_CALIBRATION = 2000;
 
 /** The artifacts a fine-tune starts from: the export's float32 TFJS model or a saved fine-tuned one. */
@@ -76,7 +78,12 @@ export const finetuneHandlers = {
     if (!targets.length) throw new Error("add samples before training");
     const base = await startArtifacts(modelId, start);
     const grown = growHead(base.artifacts, labels.length);
-    const shape = [targets.length, ...base.manifest.input.shape.slice(1)];
+    const per = inputs.length / targets.length;
+    // 15 % of each class held out: the accuracy reported is measured on samples training never saw.
+    const split = holdOut(Array.from(targets), labels.length);
+    const trainSet = pick(inputs, targets, split.train, per);
+    const heldOut = pick(inputs, targets, split.validation, per);
+    const shape = [trainSet.targets.length, ...base.manifest.input.shape.slice(1)];
     const backend = await trainingBackend(args.backend || "auto");
     checkAborted(signal);
     const model = await buildModel(grown, trainable);
@@ -85,6 +92,13 @@ export const finetuneHandlers = {
     try {
       const total = epochs;
       progress({ done: 0, total, label: `training on ${backend}`, backend });
+      const features = (step) =>
+        progress({
+          done: 0,
+          total,
+          label: `running the frozen layers once: ${step.done}/${step.total} samples`,
+          backend,
+        });
       const report = (kind) => (step) =>
         progress({
           done: step.epoch + (kind === "batch" ? (step.batch + 1) / step.batches : 1),
@@ -96,16 +110,27 @@ export const finetuneHandlers = {
       result = await fit(
         model,
         {
-          inputs,
+          inputs: trainSet.inputs,
           shape,
-          targets,
+          targets: trainSet.targets,
+          validation: heldOut,
           classes: labels.length,
           epochs,
           batchSize,
           learningRate,
           head: headOf(grown.modelTopology).name,
+          // The frozen layers only run forward: the page's fastest inference backend for this model (the
+          // inference view's "auto" pick), else wasm (no gradient ops, but the fastest forward on a CPU).
+          featureBackend: FEATURE_BACKENDS.includes(args.featureBackend) ? args.featureBackend : "wasm",
+          cache: args.cache !== false, // false: the whole model trains (for comparisons)
         },
-        { signal, onBatch: report("batch"), onEpoch: report("epoch") },
+        {
+          signal,
+          onFeatures: features,
+          onBatch: report("batch"),
+          onEpoch: report("epoch"),
+          useBackend: switchBackend,
+        },
       );
       checkAborted(signal);
       artifacts = await toArtifacts(model);
@@ -123,16 +148,25 @@ export const finetuneHandlers = {
       trained: trainable,
       backend,
       samples: targets.length,
+      trainingSamples: trainSet.targets.length,
+      heldOut: heldOut.targets.length,
+      holdOutNote: split.note,
       epochs: result.epochs,
       batchSize,
       learningRate,
       seconds: result.seconds,
       samplesPerSecond: result.samplesPerSecond,
       frozenStartCached: result.frozenStartCached,
+      notCachedBecause: result.notCachedBecause,
+      featureSeconds: result.featureSeconds,
+      featureBackend: result.featureBackend,
+      training: result.training,
+      validation: result.validation,
       history: result.history,
       bytes: artifacts.weightData.byteLength,
     };
-    const samples = calibrationSamples(inputs, shape);
+    // All the samples (held-out ones too) calibrate the server's int8 conversion.
+    const samples = calibrationSamples(inputs, [targets.length, ...shape.slice(1)]);
     try {
       await saveFinetuned(summary, artifacts, samples);
     } catch (error) {

@@ -1,8 +1,11 @@
-// Labelled samples for fine-tuning: draw or upload images for a class, or create a new class. Samples are
-// model inputs (preprocessed as in the inference view) kept in page memory until training.
+// Labelled samples for fine-tuning: draw, upload or capture from the camera (as Teachable Machine does)
+// images for a class, or create a new class. Samples are model inputs (preprocessed as in the inference
+// view) kept in page memory until training.
+import { CameraControls } from "../camera.js";
 import { $, h } from "../dom.js";
 import { DrawPad } from "../drawpad.js";
-import { imageToInput } from "../preprocess.js";
+import { frameToInput } from "../frame-input.js";
+import * as preprocess from "../preprocess.js";
 import { reportError, toast } from "../toast.js";
 
 async function pixelsOf(file) {
@@ -33,6 +36,14 @@ export class SamplePanel {
       event.target.value = "";
       // The class chosen now: the files are read asynchronously, the choice may change meanwhile.
       this.addFiles(files, this.selected).catch((error) => reportError(error, "samples"));
+    });
+    this.camera = new CameraControls("ft-camera", { onError: (error) => reportError(error, "camera") });
+    $("#ft-camera-capture").addEventListener("click", () => {
+      try {
+        this.addFrame();
+      } catch (error) {
+        reportError(error, "camera");
+      }
     });
     $("#ft-clear-samples").addEventListener("click", () => {
       this.samples = [];
@@ -86,20 +97,41 @@ export class SamplePanel {
       return;
     }
     const { data, width, height } = this.pad.pixels();
-    this.add(imageToInput(data, width, height, this.prep, { fit: true, matchInk: this.pad.uploaded }));
+    this.add(
+      preprocess.imageToInput(data, width, height, this.prep, { fit: true, matchInk: this.pad.uploaded }),
+    );
     this.pad.clear();
     this.render();
   }
 
-  /** Images the size of the model input are used as they are; others like a drawing (cropped, scaled). */
+  /** The camera's current frame, a sample of the class picked now. */
+  addFrame(label = this.selected) {
+    if (!this.prep) return;
+    const { video } = this.camera.camera;
+    if (!this.camera.camera.active || !video.videoWidth) {
+      toast("The camera shows no picture yet: wait a moment, then add the frame.");
+      return;
+    }
+    this.add(frameToInput(video, this.prep), label); // taken as an uploaded file is
+    this.render();
+  }
+
+  /**
+   * Photo models: each image through the model's photo preprocessing. Digits-style models: images the size
+   * of the model input are used as they are; others like a drawing (cropped, scaled).
+   */
   async addFiles(files, label = this.selected) {
     if (!this.prep) return;
     const { width: w, height: hgt } = this.prep;
     for (const file of files) {
       const image = await pixelsOf(file);
+      if (!preprocess.usesInk(this.prep)) {
+        this.add(preprocess.photoInput(image, this.prep), label);
+        continue;
+      }
       const exact = image.width === w && image.height === hgt;
       const options = exact ? {} : { fit: true, matchInk: true };
-      this.add(imageToInput(image.data, image.width, image.height, this.prep, options), label);
+      this.add(preprocess.imageToInput(image.data, image.width, image.height, this.prep, options), label);
     }
     this.render();
   }

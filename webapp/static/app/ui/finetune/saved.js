@@ -40,7 +40,10 @@ export class SavedPanel {
 
   row(item) {
     const name = h("input", { type: "text", value: item.name, ariaLabel: "Name", maxLength: 100 });
-    const last = item.history.accuracy[item.history.accuracy.length - 1];
+    // The final model's accuracy on its training samples (older records: the last epoch's running figure).
+    const last = item.training
+      ? item.training.accuracy
+      : item.history.accuracy[item.history.accuracy.length - 1];
     return h(
       "tr",
       { dataset: { key: item.key, name: item.name } },
@@ -51,6 +54,10 @@ export class SavedPanel {
         "td",
         { className: "small" },
         `${item.trained.join(", ")} · ${item.samples} samples × ${item.epochs} epochs on ${item.backend}` +
+          // Validation accuracy on the held-out samples first (models trained before the split have none).
+          (item.validation
+            ? ` · validation acc ${(100 * item.validation.accuracy).toFixed(1)} % on ${item.heldOut} held out`
+            : "") +
           (last === undefined ? "" : ` · train acc ${(100 * last).toFixed(1)} %`),
       ),
       h("td", { className: "num" }, formatBytes(item.bytes)),

@@ -1,11 +1,18 @@
-// Training controls: start model, layers to train, hyper-parameters, backend; Train / Cancel, a progress bar
-// and a live loss/accuracy chart. Training itself runs in the engine worker, so this page stays responsive.
+// Training controls: start model, layers to train, hyper-parameters, backend; Train / Cancel, a progress bar,
+// a live chart of training and validation accuracy (and loss), and after training the accuracy on the
+// held-out samples with a confusion matrix. Training itself runs in the engine worker, so this page stays
+// responsive.
 import { finetunedVariant } from "../../shared/finetuned-id.js";
 import { $, h } from "../dom.js";
-import { drawLines } from "../linechart.js";
+import { drawChart } from "../linechart.js";
 import { reportError } from "../toast.js";
+import { renderConfusion } from "./confusion.js";
 
 const number = (selector) => Number($(selector).value);
+const percent = (share) => `${(100 * share).toFixed(1)} %`;
+// The inference view's remembered "auto" backend of a variant (the same key as ui/views/infer.js).
+const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
+const emptyCurves = () => ({ loss: [], accuracy: [], valAccuracy: [] });
 
 export class TrainPanel {
   constructor(engine, samples, { onSaved }) {
@@ -14,8 +21,8 @@ export class TrainPanel {
     this.onSaved = onSaved;
     this.modelId = null;
     this.controller = null;
-    this.curves = { loss: [], accuracy: [] };
-    this.points = 0;
+    this.curves = emptyCurves();
+    this.epochs = 1;
     this.drawPending = false;
     $("#ft-train-button").addEventListener("click", () => this.train().catch(() => {}));
     $("#ft-cancel").addEventListener("click", () => this.controller && this.controller.abort());
@@ -81,13 +88,19 @@ export class TrainPanel {
   onProgress(step) {
     $("#ft-progress").value = step.total ? step.done / step.total : 0;
     if (step.kind === "batch") {
-      this.curves.loss.push(step.loss);
-      this.curves.accuracy.push(step.accuracy);
-      this.points = step.batches * Number($("#ft-epochs").value);
-      const acc = step.accuracy === undefined ? "" : ` · accuracy ${(100 * step.accuracy).toFixed(1)} %`;
+      // Batches at fractional epochs: the chart moves during long epochs too.
+      const at = step.epoch + (step.batch + 1) / step.batches;
+      this.curves.loss.push([at, step.loss]);
+      this.curves.accuracy.push([at, step.accuracy]);
+      const acc = step.accuracy === undefined ? "" : ` · accuracy ${percent(step.accuracy)}`;
+      const last = this.curves.valAccuracy[this.curves.valAccuracy.length - 1];
+      const val = last ? ` · validation ${percent(last[1])}` : "";
       $("#ft-status").textContent =
         `Training on ${step.backend}: epoch ${step.epoch + 1}/${step.total}, batch ${step.batch + 1}/` +
-        `${step.batches} · loss ${step.loss.toFixed(4)}${acc}`;
+        `${step.batches} · loss ${step.loss.toFixed(4)}${acc}${val}`;
+      this.scheduleDraw();
+    } else if (step.kind === "epoch") {
+      if (step.valAccuracy !== null) this.curves.valAccuracy.push([step.epoch + 1, step.valAccuracy]);
       this.scheduleDraw();
     } else if (step.label) {
       $("#ft-status").textContent = `Training: ${step.label}`;
@@ -100,15 +113,47 @@ export class TrainPanel {
     this.drawPending = true;
     requestAnimationFrame(() => {
       this.drawPending = false;
-      drawLines(
-        $("#ft-chart"),
-        [
-          { label: "loss", colour: "#c0392b", values: this.curves.loss },
-          { label: "accuracy", colour: "#1b4f8a", values: this.curves.accuracy, max: 1, axis: "right" },
-        ],
-        { points: this.points, xLabel: "batches" },
-      );
+      this.draw();
     });
+  }
+
+  draw() {
+    const canvas = $("#ft-chart");
+    const layout = drawChart(canvas, {
+      x: { label: "epoch", max: this.epochs },
+      left: {
+        label: "accuracy",
+        ticks: [0, 0.25, 0.5, 0.75, 1],
+        format: (v) => `${Math.round(100 * v)} %`,
+      },
+      right: { label: "loss" },
+      series: [
+        { label: "training accuracy", colour: "#1b4f8a", points: this.curves.accuracy },
+        { label: "validation accuracy", colour: "#1e8449", points: this.curves.valAccuracy, dots: true },
+        { label: "training loss", colour: "#c0392b", points: this.curves.loss, axis: "right", dash: [4, 3] },
+      ],
+    });
+    canvas.dataset.layout = JSON.stringify(layout);
+    canvas.dataset.points = JSON.stringify({
+      accuracy: this.curves.accuracy.length,
+      valAccuracy: this.curves.valAccuracy.length,
+      loss: this.curves.loss.length,
+    });
+  }
+
+  /** The last line: validation accuracy first (what to expect on new samples), training accuracy beside it. */
+  describe(summary) {
+    const speed =
+      `${summary.epochs} epochs on ${summary.backend}, ${Math.round(summary.samplesPerSecond)} samples/s` +
+      (summary.frozenStartCached
+        ? ` (head only, on features computed once on ${summary.featureBackend})`
+        : "");
+    const training = summary.training ? percent(summary.training.accuracy) : "–";
+    const truth = summary.validation
+      ? `validation accuracy ${percent(summary.validation.accuracy)} on ${summary.heldOut} held-out ` +
+        `samples (training ${training})`
+      : `training accuracy ${training}; no validation accuracy: ${summary.holdOutNote}`;
+    return `${speed}; ${truth}.`;
   }
 
   async train() {
@@ -123,7 +168,9 @@ export class TrainPanel {
       return null;
     }
     this.controller = new AbortController();
-    this.curves = { loss: [], accuracy: [] };
+    this.curves = emptyCurves();
+    this.epochs = number("#ft-epochs");
+    $("#ft-confusion").hidden = true;
     this.setRunning(true);
     this.view.dataset.state = "training";
     $("#ft-status").textContent = "Starting…";
@@ -138,6 +185,8 @@ export class TrainPanel {
           batchSize: number("#ft-batch"),
           learningRate: number("#ft-lr"),
           backend: $("#ft-backend").value,
+          // The frozen layers run once, forward only: on the inference view's fastest backend for them.
+          featureBackend: localStorage.getItem(autoKey(this.modelId, "tfjs-fp32")) || undefined,
           inputs,
           targets,
           name: $("#ft-name").value.trim() || undefined,
@@ -145,10 +194,8 @@ export class TrainPanel {
         { onProgress: (step) => this.onProgress(step), signal: this.controller.signal },
       );
       this.scheduleDraw();
-      const last = summary.history.accuracy[summary.history.accuracy.length - 1];
-      const how =
-        `${summary.epochs} epochs on ${summary.backend}, ${Math.round(summary.samplesPerSecond)} samples/s, ` +
-        `final training accuracy ${(100 * last).toFixed(1)} %.`;
+      const how = this.describe(summary);
+      renderConfusion($("#ft-confusion"), summary.labels, summary.validation, summary.holdOutNote);
       // `unsaved`: trained, but storage refused it (ui/finetune/unsaved.js says why and offers a retry).
       $("#ft-status").textContent = summary.unsaved
         ? `Trained "${summary.name}" but NOT saved: ${how}`
@@ -158,6 +205,10 @@ export class TrainPanel {
         key: summary.key,
         backend: summary.backend,
         samplesPerSecond: String(summary.samplesPerSecond),
+        cached: String(summary.frozenStartCached),
+        heldOut: String(summary.heldOut),
+        valAccuracy: summary.validation ? String(summary.validation.accuracy) : "",
+        trainAccuracy: summary.training ? String(summary.training.accuracy) : "",
       });
       await this.onSaved(summary);
       return summary;

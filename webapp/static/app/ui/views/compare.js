@@ -1,4 +1,8 @@
-// Compare view: every variant side by side (download, load time, median latency, agreement, accuracy).
+// Compare view: every variant side by side (download, memory, load time, median latency, agreement,
+// accuracy). Download, load time, latency, agreement and accuracy are measured here in the browser; memory
+// (and the load time marked "export") is what the export measured: the manifest's peak_memory_bytes and
+// load_ms per variant (a TFLite variant's RSS growth in a fresh interpreter process, a TFJS variant's
+// decoded float32 weights), "—" where the manifest has none.
 import { $, formatBytes, formatMs, formatPercent, h } from "../dom.js";
 import { withProgress } from "../progress.js";
 import { reportError } from "../toast.js";
@@ -8,11 +12,13 @@ export class CompareView {
     this.engine = engine;
     this.backendOf = backendOf;
     this.modelId = null;
+    this.variants = {}; // manifest.variants: the export's own measurements per variant
     $("#compare-run").addEventListener("click", () => this.run().catch(reportError));
   }
 
-  setModel(id) {
+  setModel(id, manifest = null) {
     this.modelId = id;
+    this.variants = (manifest && manifest.variants) || {};
     $("#compare-table tbody").replaceChildren();
     $("#view-compare").dataset.state = "idle";
   }
@@ -46,6 +52,7 @@ export class CompareView {
           h("td", {}, row.variant),
           h("td", { className: "nowrap" }, runtime),
           h("td", { className: "num" }, formatBytes(row.bytes)),
+          this.memoryCell(row.variant),
           h("td", { colSpan: 4, className: "error" }, row.error),
         );
       }
@@ -55,7 +62,8 @@ export class CompareView {
         h("td", {}, row.variant, row.reference ? h("span", { className: "tag" }, "reference") : null),
         h("td", { className: "nowrap" }, runtime),
         h("td", { className: "num" }, formatBytes(row.bytes)),
-        h("td", { className: "num" }, formatMs(row.loadMs)),
+        this.memoryCell(row.variant),
+        this.loadCell(row.variant, row.loadMs),
         h("td", { className: "num" }, formatMs(row.medianMs)),
         h("td", { className: "num" }, formatPercent(row.agreement)),
         h("td", { className: "num" }, formatPercent(row.accuracy)),
@@ -63,4 +71,29 @@ export class CompareView {
     });
     $("#compare-table tbody").replaceChildren(...body);
   }
+
+  /** Peak memory as the export measured it; "—" where the manifest has no figure (older exports). */
+  memoryCell(variant) {
+    const peak = (this.variants[variant] || {}).peak_memory_bytes;
+    return h(
+      "td",
+      { className: "num memory", dataset: { peakMemoryBytes: known(peak) ? String(peak) : "" } },
+      known(peak) ? formatBytes(peak) : "—",
+    );
+  }
+
+  /** The load time measured here, with the export's own (Python interpreter) below where it has one. */
+  loadCell(variant, loadMs) {
+    const exported = (this.variants[variant] || {}).load_ms;
+    return h(
+      "td",
+      { className: "num load" },
+      formatMs(loadMs),
+      known(exported)
+        ? [h("br"), h("span", { className: "muted small" }, `export: ${formatMs(exported)}`)]
+        : null,
+    );
+  }
 }
+
+const known = (value) => typeof value === "number" && Number.isFinite(value);

@@ -1,17 +1,22 @@
-// Inference view: draw or upload (image models) or type numbers (numeric models), pick a variant and a
-// backend (or a model fine-tuned in this browser: app/shared/finetuned-id.js), see class probabilities and latency.
-// Talks to the engine only through the bridge.
+// Inference view: draw or upload (digit-style image models), upload a photo (other image models) or type
+// numbers (numeric models), pick a variant and a backend (or a model fine-tuned in this browser:
+// app/shared/finetuned-id.js), see class probabilities (by label; the top 5 when there are many classes) and
+// latency. Talks to the engine only through the bridge.
 import { inputSize, labelsOf, variantIds } from "../../shared/catalog.js";
 import { finetunedVariant } from "../../shared/finetuned-id.js";
 import { toProbabilities } from "../../shared/metrics.js";
+import { CameraPanel } from "../camera-panel.js";
 import { renderBars } from "../chart.js";
 import { $, formatMs, h } from "../dom.js";
 import { DrawPad, drawPreview } from "../drawpad.js";
-import { imageToInput, numericToInput } from "../preprocess.js";
+import { imageToInput, inputPixels, numericToInput, photoInput, pixelsOf, usesInk } from "../preprocess.js";
 import { withProgress } from "../progress.js";
 import { reportError } from "../toast.js";
 
 const BACKEND_KEY = "edgeship.backend";
+// Up to this many classes every bar is shown, in class order (the digits: 10); beyond, the TOP_K largest.
+const ALL_BARS_UP_TO = 10;
+const TOP_K = 5;
 const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
 
 export class InferView {
@@ -21,8 +26,20 @@ export class InferView {
     this.finetuned = []; // summaries of the models fine-tuned here from this export (app/shared/store.js)
     this.pad = new DrawPad($("#draw-canvas"), { onStroke: () => this.predict().catch(reportError) });
     this.lastResult = null;
+    this.lastInput = null; // the Float32Array the last prediction ran on (shown as "Model input")
+    this.photo = null; // photo models: the uploaded image's pixels at full size (ImageData)
+    this.photoCanvas = h("canvas", {
+      id: "photo-canvas",
+      width: 280,
+      height: 280,
+      hidden: true,
+      ariaLabel: "Uploaded photo",
+    });
+    $("#draw-canvas").after(this.photoCanvas);
+    this.camera = new CameraPanel(this); // live top-k from the camera, beside the pad
     $("#clear-button").addEventListener("click", () => {
       this.pad.clear();
+      this.setPhoto(null);
       this.showEmpty();
     });
     $("#predict-button").addEventListener("click", () => this.predict().catch(reportError));
@@ -31,7 +48,8 @@ export class InferView {
       event.target.value = "";
       if (!file) return;
       try {
-        await this.pad.drawImage(file);
+        if (this.photoModel) await this.setPhoto(file);
+        else await this.pad.drawImage(file);
         await this.predict();
       } catch (error) {
         reportError(error, "image");
@@ -101,6 +119,44 @@ export class InferView {
     return item ? item.labels : labelsOf(this.model.manifest);
   }
 
+  /** Image models whose manifest does not ask for digit-style ink: photo preprocessing, no drawing pad. */
+  get photoModel() {
+    const prep = this.model && this.model.manifest.preprocessing;
+    return Boolean(prep) && prep.kind === "image" && !usesInk(prep);
+  }
+
+  /**
+   * The photo to predict on: a File/Blob (decoded at full size), any drawable (pixelsOf), or null to clear.
+   * It is shown scaled to fit; the model input is computed from the full-size pixels, not from what is shown.
+   */
+  async setPhoto(source) {
+    const canvas = this.photoCanvas;
+    const context = canvas.getContext("2d");
+    context.clearRect(0, 0, canvas.width, canvas.height);
+    if (!source) {
+      this.photo = null;
+      return;
+    }
+    // The file's own pixel values, as Python's decoders (PIL, tf.io.decode_image) read them: no colour
+    // profile conversion, no premultiplied alpha. EXIF orientation is applied: the photo is upright, as the
+    // user sees it.
+    const drawable =
+      source instanceof Blob
+        ? await createImageBitmap(source, { colorSpaceConversion: "none", premultiplyAlpha: "none" })
+        : source;
+    try {
+      this.photo = pixelsOf(drawable);
+      const { width, height } = this.photo;
+      const scale = Math.min(canvas.width / width, canvas.height / height);
+      const [w, h2] = [width * scale, height * scale];
+      const shown = await createImageBitmap(this.photo);
+      context.drawImage(shown, (canvas.width - w) / 2, (canvas.height - h2) / 2, w, h2);
+      shown.close();
+    } finally {
+      if (drawable !== source) drawable.close();
+    }
+  }
+
   setModel(id, manifest) {
     this.model = { id, manifest };
     this.finetuned = this.finetuned.filter((item) => item.baseId === id);
@@ -109,7 +165,14 @@ export class InferView {
     const image = prep.kind === "image";
     $("#image-input").hidden = !image;
     $("#numeric-input").hidden = image;
-    if (image) {
+    const photo = this.photoModel;
+    $("#draw-canvas").hidden = photo;
+    this.photoCanvas.hidden = !photo;
+    this.setPhoto(null);
+    $("#image-input").dataset.mode = photo ? "photo" : image ? "draw" : "none";
+    if (photo) {
+      $("#image-input h2").textContent = "Upload a photo";
+    } else if (image) {
       this.pad.setInk(prep.ink);
       $("#image-input h2").textContent =
         prep.ink === "low" ? "Draw (dark on light) or upload" : "Draw (light on dark) or upload";
@@ -147,7 +210,8 @@ export class InferView {
   /** No bars, no top-1: state "empty", or "error" when `variant` failed (its error is in a toast). */
   clearResult(state, variant = null) {
     const labels = this.labelsFor(this.variant);
-    renderBars($("#chart"), labels, new Float32Array(labels.length));
+    if (labels.length <= ALL_BARS_UP_TO) renderBars($("#chart"), labels, new Float32Array(labels.length));
+    else $("#chart").replaceChildren();
     $("#top1-label").textContent = "–";
     $("#top1-prob").textContent = "";
     $("#latency").textContent = "";
@@ -161,7 +225,10 @@ export class InferView {
     this.lastResult = null;
     this.clearResult("empty");
     const prep = this.model.manifest.preprocessing;
-    if (prep && prep.kind === "image") {
+    if (this.photoModel) {
+      const preview = $("#preview-canvas");
+      preview.getContext("2d").clearRect(0, 0, preview.width, preview.height);
+    } else if (prep && prep.kind === "image") {
       const blank = new Float32Array(prep.height * prep.width * prep.channels);
       drawPreview($("#preview-canvas"), blank.fill(prep.ink === "low" ? prep.range[1] : prep.range[0]), prep);
     }
@@ -177,6 +244,12 @@ export class InferView {
         .filter(Boolean);
       return numericToInput(values.map(Number), prep.size || inputSize(manifest));
     }
+    if (this.photoModel) {
+      if (!this.photo) throw new Error("Upload a photo first: this model takes photos, not drawings.");
+      const input = photoInput(this.photo, prep);
+      showInput($("#preview-canvas"), input, prep);
+      return input;
+    }
     const { data, width, height } = this.pad.pixels();
     const input = imageToInput(data, width, height, prep, { fit: true, matchInk: this.pad.uploaded });
     drawPreview($("#preview-canvas"), input, prep);
@@ -187,6 +260,7 @@ export class InferView {
     if (!this.model) return null;
     const { id } = this.model;
     const input = this.currentInput();
+    this.lastInput = input;
     const variant = this.variant;
     const spec = this.specOf(variant);
     const remembered = localStorage.getItem(autoKey(id, variant));
@@ -209,7 +283,7 @@ export class InferView {
     }
     const labels = this.labelsFor(variant);
     const probabilities = toProbabilities(result.scores);
-    const best = renderBars($("#chart"), labels, probabilities);
+    const best = showBars(labels, probabilities);
     $("#top1-label").textContent = labels[best];
     $("#top1-prob").textContent = `${(100 * probabilities[best]).toFixed(1)} %`;
     const where = spec.target === "tfjs" ? `tfjs ${result.backend}` : "tfjs-tflite";
@@ -231,4 +305,32 @@ export class InferView {
     this.lastResult = result;
     return { ...result, top1: best, probabilities };
   }
+}
+
+/**
+ * Every class's bar in class order, or for many classes the TOP_K most probable, largest first (each bar
+ * with its label and probability). Returns the top-1 class index.
+ */
+function showBars(labels, probabilities) {
+  if (labels.length <= ALL_BARS_UP_TO) return renderBars($("#chart"), labels, probabilities);
+  const top = Array.from(probabilities, (probability, index) => ({ probability, index }))
+    .sort((a, b) => b.probability - a.probability || a.index - b.index)
+    .slice(0, TOP_K);
+  renderBars(
+    $("#chart"),
+    top.map(({ index }) => labels[index]),
+    top.map(({ probability }) => probability),
+  );
+  return top[0].index;
+}
+
+/** A photo model's input, shown enlarged and pixelated, in the colours the photo had. */
+function showInput(canvas, input, prep) {
+  const image = new ImageData(inputPixels(input, prep), prep.width, prep.height);
+  const scratch = new OffscreenCanvas(prep.width, prep.height);
+  scratch.getContext("2d").putImageData(image, 0, 0);
+  const context = canvas.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  context.clearRect(0, 0, canvas.width, canvas.height);
+  context.drawImage(scratch, 0, 0, canvas.width, canvas.height);
 }
