@@ -187,10 +187,10 @@ def test_a_variant_past_its_time_limit_fails_and_the_next_one_is_built(assets, t
     the one step as long as the user asks, runs unbounded), so the stall is made here: tflite-fp32 is
     really converted and written, then spins in a Python loop. The pipeline's limit must stop it, remove
     its file, and build tflite-dynamic-int8 after it from the same (interrupted) context."""
-    from exporter import pipeline
+    from exporter import build, pipeline
     from exporter.config import Target
 
-    real = pipeline.CONVERTERS[Target.TFLITE]
+    real = build.CONVERTERS[Target.TFLITE]
 
     def stalls_after_writing(context, spec, folder):
         artifact = real(context, spec, folder)
@@ -199,7 +199,7 @@ def test_a_variant_past_its_time_limit_fails_and_the_next_one_is_built(assets, t
             _busy(3600)
         return artifact
 
-    monkeypatch.setitem(pipeline.CONVERTERS, Target.TFLITE, stalls_after_writing)
+    monkeypatch.setitem(build.CONVERTERS, Target.TFLITE, stalls_after_writing)
     monkeypatch.setenv("EDGESHIP_STEP_TIMEOUT", "8")
     out = tmp_path / "out"
     started = time.monotonic()
@@ -227,7 +227,7 @@ def test_a_variant_past_its_time_limit_fails_and_the_next_one_is_built(assets, t
 
 
 def test_an_unexpected_error_is_a_failed_row_that_says_it_is_a_bug():
-    from exporter.pipeline import _failure_reason
+    from exporter.build import _failure_reason
 
     limit = bounded(0, "tflite-fp32")
     assert _failure_reason(KeyError("conv/kernel"), "tflite-fp32", limit) == (

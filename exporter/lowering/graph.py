@@ -85,6 +85,13 @@ def layer(class_name: str, name: str, config: Config, inputs: list[Ref] | Ref | 
     return entry
 
 
+def channel_scale(use_bias: bool, trainable: bool) -> Config:
+    """A 1x1 DepthwiseConv2D's config: x * k[c] (+ b[c]) per channel, the exact per-channel affine
+    tfjs-layers can run (its Rescaling takes scalars only)."""
+    return {"kernel_size": [1, 1], "strides": [1, 1], "padding": "valid", "depth_multiplier": 1,
+            "use_bias": use_bias, "activation": "linear", "trainable": trainable}  # fmt: skip
+
+
 def single_call(entry: Config) -> Call | None:
     """The entry's only call (None in a Sequential model); a layer called more than once is refused."""
     nodes = entry.get("inbound_nodes")

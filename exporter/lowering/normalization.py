@@ -20,7 +20,16 @@ import numpy as np
 
 from exporter.keras_config import Config, entry_name
 from exporter.lowering.arithmetic import rescaling
-from exporter.lowering.graph import Call, LoweringContext, Ref, is_ref, layer, no_tfjs_layers, out
+from exporter.lowering.graph import (
+    Call,
+    LoweringContext,
+    Ref,
+    channel_scale,
+    is_ref,
+    layer,
+    no_tfjs_layers,
+    out,
+)
 
 
 def lower_normalization(entry: Config, call: Call | None, context: LoweringContext) -> list[Config]:
@@ -80,15 +89,7 @@ def _affine(
         )
     kernel = np.broadcast_to(kernel, (channels,)).astype(np.float32)
     bias = np.broadcast_to(bias, (channels,)).astype(np.float32)
-    depthwise = {
-        "kernel_size": [1, 1],
-        "strides": [1, 1],
-        "padding": "valid",
-        "depth_multiplier": 1,
-        "use_bias": True,
-        "activation": "linear",
-        "trainable": False,
-    }
+    depthwise = channel_scale(use_bias=True, trainable=False)
     weights = [kernel.reshape(1, 1, channels, 1), bias]
     if len(shape) == 4:
         context.weights[name] = weights

@@ -20,6 +20,7 @@ from exporter.lowering.arithmetic import rescaling
 from exporter.lowering.graph import (
     Call,
     LoweringContext,
+    channel_scale,
     input_shape,
     is_ref,
     is_scalar,
@@ -40,15 +41,7 @@ def lower_layer_scale(entry: Config, call: Call | None, context: LoweringContext
         )
     if call is not None and (len(call.args) != 1 or not is_ref(call.args[0])):
         raise no_tfjs_layers("LayerScale", name, "it is not called on a single tensor")
-    depthwise = {
-        "kernel_size": [1, 1],
-        "strides": [1, 1],
-        "padding": "valid",
-        "depth_multiplier": 1,
-        "use_bias": False,
-        "activation": "linear",
-        "trainable": bool(source.trainable),
-    }
+    depthwise = channel_scale(use_bias=False, trainable=bool(source.trainable))
     context.weights[name] = [gamma.reshape(1, 1, gamma.size, 1)]
     if source.trainable:
         context.trainable.add(name)
