@@ -131,7 +131,7 @@ def test_reading_from_another_site_is_left_to_the_browser(client: FlaskClient):
 
 WRONG_HOST = (
     "this server answers only to {allowed} (the request named {host!r}); open the app at one of those "
-    "addresses"
+    "addresses (from a phone or another machine: serve it with --lan)"
 )
 
 

@@ -99,7 +99,7 @@ def check_request() -> None:
     if not host_allowed(host, allowed, "443" if request.scheme == "https" else "80"):
         raise MisdirectedRequest(
             f"this server answers only to {', '.join(allowed)} (the request named {host[:_SHOWN_HOST]!r}); "
-            "open the app at one of those addresses"
+            "open the app at one of those addresses (from a phone or another machine: serve it with --lan)"
         )
     if request.method in SAFE_METHODS:
         return
