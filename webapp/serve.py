@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,12 +129,7 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
     print(f"Serving {count} export(s) from {directory} on {url} (Ctrl+C to stop)", flush=True)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass  # Ctrl+C is how the user stops it: not an error
-    finally:
-        server.close()
+    _serve_until_interrupted(server.run, server.close)
 
 
 @dataclass(frozen=True)
@@ -211,9 +207,14 @@ def serve_https(directory: Path, host: str, port: int, https: Https, quiet: bool
     app.config["CONNECT"] = connect
     lines = _https_lines(count, directory, connect, made)
     print("\n".join(lines[:1] if quiet else lines), flush=True)
+    _serve_until_interrupted(server.serve, server.stop)
+
+
+def _serve_until_interrupted(serve: Callable[[], Any], stop: Callable[[], Any]) -> None:
+    """Run a server (waitress or cheroot) until Ctrl+C, which is how the user stops it: not an error."""
     try:
-        server.serve()
+        serve()
     except KeyboardInterrupt:
-        pass  # Ctrl+C is how the user stops it: not an error
+        pass
     finally:
-        server.stop()
+        stop()
