@@ -70,8 +70,11 @@ serve: setup
 
 test: setup lint test-py test-e2e
 
+# Two pytest workers (CI has 2 cores): most tests wait on a TensorFlow subprocess or a converter, one core
+# each. Whole files per worker (--dist loadfile), so a module's fixture (an export) is built once.
+TEST_WORKERS ?= 2
 test-py: setup browsers /usr/bin/wrk bench-official  # the bench smoke test drives Chromium, wrk and the official tools too
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-e2e: setup browsers
 	npx playwright test

@@ -36,7 +36,7 @@ OUTPUTS = [
     STATIC / "sw.js",
     VENDOR / "tf.min.js",
     VENDOR / "tf-backend-wasm.min.js",
-    VENDOR / "tf-tflite.min.js",
+    VENDOR / "litert" / "litert.js",
 ]
 INPUT_FILES = [
     Path("package.json"),

@@ -24,7 +24,7 @@ test("a tampered shard or .tflite file is refused with a clear message; other va
 }) => {
   const manifest = JSON.parse(readFileSync(path.join(exportsDir, "demo/manifest.json"), "utf8"));
   const shard = manifest.variants["tfjs-int8"].files.find((file) => file.path.endsWith(".bin")).path;
-  const tflite = manifest.variants["tflite-fp16"].entry;
+  const tflite = manifest.variants["tflite-fp16"].browser.entry; // the file the app runs (LiteRT.js)
   const server = await serveCopy(exportsDir, "integrity", (served) => {
     tamper(path.join(served, "demo", shard));
     tamper(path.join(served, "demo", tflite));

@@ -1,13 +1,16 @@
-// The .tflite runtime (tfjs-tflite, threaded in this cross-origin-isolated app) offline for real: a server of
+// The .tflite runtime (LiteRT.js, threaded in this cross-origin-isolated app) offline for real: a server of
 // this test's own is stopped, then its port is taken by a listener that accepts connections and never answers,
-// as a phone sees a laptop that left the Wi-Fi. tfjs-tflite used to preload its module from the engine
-// worker's own folder (/app/worker/tflite_web_api_cc_simd_threaded.js, a 404 on every load) with a
-// synchronous importScripts, and network-first requests had no timeout: there the engine never answered.
+// as a phone sees a laptop that left the Wi-Fi. The runtime before it (tfjs-tflite) preloaded its module from
+// the engine worker's own folder (a 404 on every load) with a synchronous importScripts, and network-first
+// requests had no timeout: there the engine never answered. LiteRT.js's emscripten loader would look in the
+// same wrong place for its .wasm and its thread workers (/app/worker/litert_wasm_*) unless told otherwise.
 import net from "node:net";
 import { appReady, drawSeven, expect, test } from "./fixtures.js";
 import { startServer } from "./support/server.js";
 
-const WRONG_PATH = /\/app\/worker\/tflite_web_api/;
+// Anything the app must not ask for: LiteRT.js's files outside /vendor/litert/, and the old runtime.
+const WRONG_PATH = /\/app\/worker\/(litert|tflite)_|\/vendor\/tflite\/|tf-tflite/;
+const LITERT_FILE = /\/vendor\/litert\/litert_wasm_threaded_internal\.(js|wasm)$/;
 
 /** Selects a .tflite variant (it has no backend choice) and waits for the prediction. */
 async function predictTflite(page, variant) {
@@ -47,7 +50,7 @@ async function blackhole(port) {
   };
 }
 
-test("tflite variants predict with the server gone, refused or silent, and nothing asks for /app/worker/tflite_*", async ({
+test("tflite variants predict with the server gone, refused or silent, and nothing asks for a wrong path", async ({
   browser,
   exportsDir,
 }) => {
@@ -92,6 +95,49 @@ test("tflite variants predict with the server gone, refused or silent, and nothi
   } finally {
     await context.close();
     if (silent) await silent.close();
+    await server.stop();
+  }
+});
+
+test("a .tflite variant predicts offline on a visit that never ran one: LiteRT.js and the file are precached", async ({
+  browser,
+  exportsDir,
+}) => {
+  test.setTimeout(60_000);
+  const server = await startServer(exportsDir);
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const litert = [];
+  const wrong = [];
+  context.on("request", (request) => WRONG_PATH.test(request.url()) && wrong.push(request.url()));
+  context.on("response", (response) => {
+    if (LITERT_FILE.test(response.url()))
+      litert.push({ url: response.url(), sw: response.fromServiceWorker() });
+  });
+  try {
+    await test.step("online: the service worker installs; no .tflite variant runs", async () => {
+      const page = await openDrawn(context, server.url);
+      await page.evaluate(() => window.edgeship.controlled());
+      await expect.poll(() => page.evaluate(() => Boolean(navigator.serviceWorker.controller))).toBe(true);
+      await page.close();
+    });
+    // The service worker's install fetched them for its precache; the page never did.
+    expect(litert.filter((entry) => entry.sw)).toEqual([]);
+    await server.stop();
+    await test.step("offline: tflite-int8 predicts a 7, LiteRT.js's threaded build from the cache", async () => {
+      const page = await openDrawn(context, server.url);
+      expect((await predictTflite(page, "tflite-int8")).top1).toBe(7);
+      expect(await page.evaluate(() => window.edgeship.engine.memory())).toMatchObject({ litertLive: 1 });
+    });
+    const served = litert.filter((entry) => entry.sw).map((entry) => new URL(entry.url).pathname);
+    expect(served).toEqual(
+      expect.arrayContaining([
+        "/vendor/litert/litert_wasm_threaded_internal.js",
+        "/vendor/litert/litert_wasm_threaded_internal.wasm",
+      ]),
+    );
+    expect(wrong).toEqual([]);
+  } finally {
+    await context.close();
     await server.stop();
   }
 });

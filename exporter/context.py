@@ -50,11 +50,23 @@ class ExportContext:
         import tensorflow as tf
 
         if self.source.kind == "savedmodel" and self.inference_model is None:
+            if single_sample:  # from_saved_model keeps the signature's free batch: trace it with batch 1
+                return tf.lite.TFLiteConverter.from_concrete_functions([self._signature_trace()])
             return tf.lite.TFLiteConverter.from_saved_model(str(self.source.path))
         # No trackable object on purpose: with one, every convert() first writes the whole model out as a
         # SavedModel (10 of 11 s for MobileNetV2); without, it freezes the trace (0.7 s), same flatbuffer ops.
         function = self.single_sample_function if single_sample else self.concrete_function
         return tf.lite.TFLiteConverter.from_concrete_functions([function])
+
+    def _signature_trace(self) -> Any:
+        """A plain SavedModel's serving signature called with a batch of 1 (it has no Keras layers)."""
+        import tensorflow as tf
+
+        loaded: Any = self.source.keras_model  # what tf.saved_model.load returned (exporter/saved_model.py)
+        signature = loaded.signatures["serving_default"]
+        spec, output = self.source.input, self.source.output.name
+        tensor = tf.TensorSpec([1, *spec.shape[1:]], tf.as_dtype(spec.dtype), name=spec.name)
+        return tf.function(lambda x: signature(**{spec.name: x})[output]).get_concrete_function(tensor)
 
 
 def trace(
@@ -72,6 +84,15 @@ def trace(
 
 
 @dataclass
+class BrowserFile:
+    """The browser's copy of a TFLite variant: batch 1, float32 input and output (docs/EXPORT_FORMAT.md)."""
+
+    entry: Path
+    parity_path: Path
+    input_shape: list[int]
+
+
+@dataclass
 class Artifact:
     """A written variant: its files (relative to the export folder) and a runner that stands for it."""
 
@@ -84,6 +105,7 @@ class Artifact:
     manifest_fields: dict[str, Any] = field(default_factory=dict)
     latency_ms: float | None = None
     notes: list[str] = field(default_factory=list)  # what the report should say beside the figures
+    browser: BrowserFile | None = None  # tflite variants: the file LiteRT.js runs in the web app
 
 
 def write_content_named(folder: Path, stem: str, suffix: str, data: bytes) -> Path:

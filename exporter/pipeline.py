@@ -22,7 +22,7 @@ import numpy as np
 from exporter import __version__
 from exporter.build import build_variants
 from exporter.config import DEFAULT_SHARD_SIZE, VARIANTS, Need, Target, VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array, write_content_named
+from exporter.context import Artifact, BrowserFile, ExportContext, encode_array, write_content_named
 from exporter.data import ArrayRows, Dataset, Rows, array_dataset, fit_dataset, inspect_dataset
 from exporter.errors import (
     DataError,
@@ -367,10 +367,7 @@ def _manifest(
     variants = {}
     by_variant = {row.variant: row for row in rows}
     for artifact in artifacts:
-        files: list[dict[str, Any]] = [
-            {"path": f.as_posix(), "bytes": (staging / f).stat().st_size, "sha256": _sha256(staging / f)}
-            for f in artifact.files
-        ]
+        files = [_file_entry(staging, f) for f in artifact.files]
         variants[artifact.spec.id] = {
             "target": str(artifact.spec.target),
             "precision": str(artifact.spec.precision),
@@ -383,6 +380,8 @@ def _manifest(
             "peak_memory_bytes": by_variant[artifact.spec.id].peak_memory_bytes,
             "peak_memory_kind": by_variant[artifact.spec.id].peak_memory_kind,
         }
+        if artifact.browser is not None:
+            variants[artifact.spec.id]["browser"] = _browser_entry(staging, artifact.browser)
     manifest: dict[str, Any] = {
         "format": "edgeship-export",
         "format_version": 1,
@@ -401,6 +400,26 @@ def _manifest(
     if evaluation is not None:
         manifest["eval"] = _write_eval(evaluation, staging)
     return manifest
+
+
+def _file_entry(staging: Path, relative: Path) -> dict[str, Any]:
+    path = staging / relative
+    return {"path": relative.as_posix(), "bytes": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _browser_entry(staging: Path, browser: BrowserFile) -> dict[str, Any]:
+    """A TFLite variant's file for LiteRT.js in the web app (batch 1, float32 edges; EXPORT_FORMAT.md)."""
+    files = [_file_entry(staging, browser.entry)]
+    return {
+        "runtime": "litert.js",
+        "entry": browser.entry.as_posix(),
+        "files": files,
+        "bytes": sum(f["bytes"] for f in files),
+        "input_shape": browser.input_shape,
+        "input_dtype": "float32",
+        "output_dtype": "float32",
+        "parity": browser.parity_path.as_posix(),
+    }
 
 
 def _source(source: LoadedModel) -> dict[str, Any]:

@@ -4,44 +4,57 @@
 #
 #   vendor/tf.min.js                         tfjs (core, layers, converter, cpu and webgl backends)
 #   vendor/tf-backend-wasm.min.js + *.wasm   tfjs wasm backend and its three binaries (plain, simd, threaded-simd)
-#   vendor/tf-tflite.min.js                  tfjs-tflite
-#   vendor/tflite/*                          tfjs-tflite's emscripten loaders and binaries (the package's wasm/ folder)
+#   vendor/tf-backend-webgpu.min.js          tfjs webgpu backend (loaded only where WebGPU gives an adapter)
+#   vendor/litert/litert.js + wasm-utils.js  LiteRT.js (@litertjs/core's ESM, its one bare import made relative)
+#   vendor/litert/litert_wasm_*_internal.*   LiteRT.js's emscripten loaders and binaries: threaded (relaxed SIMD +
+#                                            threads), plain (relaxed SIMD), compat (neither); no JSPI build
+#
+# @tensorflow/tfjs-tflite stays in node_modules for the bench's plain-page baseline only: the app does not ship it.
 #
 # Fails when a file is missing or when workbox would leave any file out of the precache manifest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NM=node_modules/@tensorflow
+LITERT=node_modules/@litertjs
 OUT=webapp/static/vendor
 rm -rf "$OUT"
-mkdir -p "$OUT/tflite"
+mkdir -p "$OUT/litert"
 
 cp "$NM/tfjs/dist/tf.min.js" "$OUT/"
 cp "$NM/tfjs-backend-wasm/dist/tf-backend-wasm.min.js" "$OUT/"
 cp "$NM"/tfjs-backend-wasm/dist/*.wasm "$OUT/"
-cp "$NM/tfjs-tflite/dist/tf-tflite.min.js" "$OUT/"
-cp "$NM"/tfjs-tflite/wasm/*.js "$NM"/tfjs-tflite/wasm/*.wasm "$OUT/tflite/"
+cp "$NM/tfjs-backend-webgpu/dist/tf-backend-webgpu.min.js" "$OUT/"
 
 # The minified bundles point at source maps we do not ship; drop the comment so DevTools does not 404.
 for f in "$OUT"/*.min.js; do sed -i '/^\/\/# sourceMappingURL=/d' "$f"; done
 
-# tfjs-tflite 0.0.1-alpha.10 preloads its emscripten module as soon as the script runs, from wasm path ""
-# (setWasmPath cannot come first): in the engine worker that resolves to /app/worker/tflite_web_api_cc_*.js,
-# which does not exist. The failure is caught, but the request is a synchronous importScripts: where the
-# server is gone and its address never answers (a phone off the laptop's Wi-Fi), the engine worker blocks on
-# it for good. The real load (runtimes/tflite.js, after setWasmPath) does not use that preload: drop it.
-PRELOAD="').load(!0);var tfweb\$1="
-[ "$(grep -cF "$PRELOAD" "$OUT/tf-tflite.min.js")" = 1 ] || {
-  echo "vendor.sh: tf-tflite.min.js no longer has the eager preload this script removes; check the new version" >&2
+# LiteRT.js: its ESM imports the bare specifier "@litertjs/wasm-utils", which a browser cannot resolve
+# without an import map (and a worker has none): point it at the copy beside it.
+cp "$LITERT/core/dist/index.js" "$OUT/litert/litert.js"
+cp "$LITERT/wasm-utils/dist/index.js" "$OUT/litert/wasm-utils.js"
+BARE='from "@litertjs/wasm-utils";'
+[ "$(grep -cF "$BARE" "$OUT/litert/litert.js")" = 1 ] || {
+  echo "vendor.sh: @litertjs/core's index.js no longer has the one import of @litertjs/wasm-utils this script rewrites; check the new version" >&2
   exit 1
 }
-sed -i "s/').load(!0);var tfweb\\\$1=/');var tfweb\$1=/" "$OUT/tf-tflite.min.js"
-! grep -qF ".load(!0)" "$OUT/tf-tflite.min.js" || { echo "vendor.sh: the tfjs-tflite preload is still there" >&2; exit 1; }
+sed -i 's#from "@litertjs/wasm-utils";#from "./wasm-utils.js";#' "$OUT/litert/litert.js"
+! grep -qE "from ['\"]@" "$OUT/litert/litert.js" "$OUT/litert/wasm-utils.js" || {
+  echo "vendor.sh: LiteRT.js still has a bare import after the rewrite" >&2
+  exit 1
+}
+for f in "$OUT"/litert/*.js; do sed -i '/^\/\/# sourceMappingURL=/d' "$f"; done
+for flavour in threaded "" compat; do
+  name="litert_wasm${flavour:+_$flavour}_internal"
+  cp "$LITERT/core/wasm/$name.js" "$LITERT/core/wasm/$name.wasm" "$OUT/litert/"
+done
 
-for f in tf.min.js tf-backend-wasm.min.js tf-tflite.min.js \
+for f in tf.min.js tf-backend-wasm.min.js tf-backend-webgpu.min.js \
   tfjs-backend-wasm.wasm tfjs-backend-wasm-simd.wasm tfjs-backend-wasm-threaded-simd.wasm \
-  tflite/tflite_web_api_cc_simd_threaded.js tflite/tflite_web_api_cc_simd_threaded.wasm \
-  tflite/tflite_web_api_cc_simd_threaded.worker.js tflite/tflite_web_api_cc.js tflite/tflite_web_api_cc.wasm; do
+  litert/litert.js litert/wasm-utils.js \
+  litert/litert_wasm_threaded_internal.js litert/litert_wasm_threaded_internal.wasm \
+  litert/litert_wasm_internal.js litert/litert_wasm_internal.wasm \
+  litert/litert_wasm_compat_internal.js litert/litert_wasm_compat_internal.wasm; do
   [ -s "$OUT/$f" ] || { echo "vendor.sh: missing $OUT/$f" >&2; exit 1; }
 done
 echo "vendor.sh: $(find "$OUT" -type f | wc -l) files, $(du -sh "$OUT" | cut -f1) in $OUT"
@@ -57,10 +70,21 @@ if grep -v "^npm warn" "$LOG" | grep -qiE "warning|won't be precached|will not b
   exit 1
 fi
 [ -s webapp/static/sw.js ] || { echo "vendor.sh: workbox did not write webapp/static/sw.js" >&2; exit 1; }
-# Belt and braces: every vendored file must be in the precache manifest.
+# Belt and braces: every vendored file must be in the precache manifest, except LiteRT.js's compat build,
+# which the service worker caches on first use (LAZY in service_worker/sw.js; workbox-config.cjs skips it).
+LAZY='^vendor/litert/litert_wasm_compat_internal\.(js|wasm)$'
+grep -qF "litert_wasm_compat_internal" webapp/static/sw.js || {
+  echo "vendor.sh: sw.js has no cache-on-first-use route for LiteRT.js's compat build" >&2
+  rm -f webapp/static/sw.js
+  exit 1
+}
 missing=0
 while IFS= read -r f; do
   rel=${f#webapp/static/}
+  if [[ "$rel" =~ $LAZY ]]; then
+    ! grep -q "\"url\":\"$rel\"" webapp/static/sw.js || { echo "vendor.sh: $rel is precached" >&2; missing=1; }
+    continue
+  fi
   grep -q "\"url\":\"$rel\"" webapp/static/sw.js || { echo "vendor.sh: $rel is not precached" >&2; missing=1; }
 done < <(find "$OUT" -type f)
 if [ "$missing" != 0 ]; then rm -f webapp/static/sw.js; exit 1; fi

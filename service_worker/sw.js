@@ -8,6 +8,8 @@
 //   precache on install instead of being downloaded again.
 // - A new version waits until the page asks it to take over ({type: "SKIP_WAITING"}): the user decides.
 // - Other models are cached on first use: content-hashed files cache-first, the rest network-first.
+// - LiteRT.js's compat build (for browsers without relaxed SIMD, 9.6 MB) is not precached: it is cached on
+//   first use (LAZY), in a cache of this version that the next version's activate drops.
 // - A full storage quota never costs the user a response the network gave: a failed cache write is
 //   skipped, and the page is told ({type: "STORAGE_FULL", url}; url null: the install's precache) so it can
 //   say what will not work offline. Without the message a failed install would be silent.
@@ -38,6 +40,10 @@ const ENTRIES = [...SHELL, ...MODELS.files].map((entry) => {
 });
 const VERSION = hashString(JSON.stringify([SHELL, MODELS]));
 const PRECACHE = `${PREFIX}precache-${VERSION}`;
+// Vendored files left out of the precache (workbox-config.cjs), cached cache-first when first asked for. Their
+// names carry no hash: the cache is this version's, so an update never serves an older build.
+const LAZY = /^\/vendor\/litert\/litert_wasm_compat_internal\.(js|wasm)$/;
+const LAZY_CACHE = `${PREFIX}lazy-${VERSION}`;
 const KEY_BY_URL = new Map(ENTRIES.map((entry) => [entry.url, entry.key]));
 const INDEX_KEY = KEY_BY_URL.get(new URL("/", self.location.href).href);
 // Names with a content hash (shards, .tflite files, model.json, parity and eval files) never change:
@@ -99,7 +105,7 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     (async () => {
-      const keep = new Set([PRECACHE, RUNTIME_CACHE]);
+      const keep = new Set([PRECACHE, RUNTIME_CACHE, LAZY_CACHE]);
       const names = await caches.keys();
       await Promise.all(
         names.filter((name) => name.startsWith(PREFIX) && !keep.has(name)).map((name) => caches.delete(name)),
@@ -148,8 +154,8 @@ async function networkFirst(request) {
   }
 }
 
-async function cacheFirst(request) {
-  const cache = await caches.open(RUNTIME_CACHE);
+async function cacheFirst(request, cacheName = RUNTIME_CACHE) {
+  const cache = await caches.open(cacheName);
   const cached = await cache.match(request);
   if (cached) return cached;
   const response = await fetch(request);
@@ -169,6 +175,7 @@ async function handle(request) {
     return fetch(request);
   }
   if (url.pathname === API_MODELS) return networkFirst(request);
+  if (LAZY.test(url.pathname)) return cacheFirst(request, LAZY_CACHE);
   if (url.pathname.startsWith("/models/")) {
     return IMMUTABLE.test(url.pathname) ? cacheFirst(request) : networkFirst(request);
   }

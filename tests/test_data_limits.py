@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from peak_rss import run_with_peak
 
-EDGESHIP = [sys.executable, "-m", "edgeship"]
 PEAK_LIMIT = 1 << 30  # the refusals happen before TensorFlow is even imported; a bomb read whole is 2.5 GiB
 BOMB_BYTES = 5 << 29  # 2.5 GiB of zeros: a 2.6 MB file once deflated
 
@@ -80,16 +78,8 @@ def files(tmp_path_factory) -> Path:
 def run_measured(args: list[str], cwd: Path) -> tuple[int, str, int]:
     """(exit code, stderr, peak resident bytes) of one `edgeship` process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(cwd)}
-    with open(cwd / "stderr.txt", "w+") as stderr:
-        process = subprocess.Popen(
-            [*EDGESHIP, *args], cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=stderr
-        )
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stderr.seek(0)
-        text = stderr.read()
-    (cwd / "stderr.txt").unlink()
-    return process.returncode, text, usage.ru_maxrss * 1024  # Linux reports kilobytes
+    result, peak = run_with_peak(args, cwd / "peak-kib", env, cwd=cwd)
+    return result.returncode, result.stderr, peak
 
 
 # (case, data file, option, the exact message after "DataError: --OPTION FILE: ")

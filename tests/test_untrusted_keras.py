@@ -16,6 +16,7 @@ from typing import Any
 import h5py
 import numpy as np
 import pytest
+from peak_rss import run_with_peak
 
 from exporter.errors import UnsafeModelError
 from exporter.limits import MAX_JSON_DEPTH
@@ -31,28 +32,11 @@ REFUSED_CUSTOM = (
 )
 
 
-# The real CLI (`python -m edgeship`), reporting its peak RSS: VmHWM belongs to the process' own memory map,
-# while ru_maxrss would carry over the pytest process' peak across fork and exec.
-CLI_WITH_PEAK = """
-import atexit, os, runpy, sys
-def report():
-    with open("/proc/self/status") as status, open(os.environ["PEAK_FILE"], "w") as out:
-        out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
-atexit.register(report)
-sys.argv[0] = "edgeship"
-runpy.run_module("edgeship", run_name="__main__", alter_sys=True)
-"""
-
-
 def export(model: Path, out: Path, **env: str) -> tuple[int, str, int]:
     """(exit code, stderr, peak RSS of the edgeship process in MiB); `env` adds to the environment."""
-    peak_file = out.parent / "peak-kib"
-    result = subprocess.run(
-        [sys.executable, "-c", CLI_WITH_PEAK, "export", str(model), "--out", str(out), "--targets", "tflite",
-         "--variants", "tflite-fp32"],
-        capture_output=True, text=True, env={**ENV, **env, "PEAK_FILE": str(peak_file)}, timeout=300,
-    )  # fmt: skip
-    return result.returncode, result.stderr, int(peak_file.read_text()) // 1024
+    args = ["export", str(model), "--out", str(out), "--targets", "tflite", "--variants", "tflite-fp32"]
+    result, peak = run_with_peak(args, out.parent / "peak-kib", {**ENV, **env})
+    return result.returncode, result.stderr, peak // 2**20
 
 
 def error_lines(stderr: str) -> list[str]:

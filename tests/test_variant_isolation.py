@@ -109,6 +109,8 @@ def _assert_only_these_files(out: Path, manifest: dict) -> None:
     variant left nothing behind."""
     named = {f["path"] for v in manifest["variants"].values() for f in v["files"]}
     named |= {v["parity"] for v in manifest["variants"].values()}
+    browsers = [v["browser"] for v in manifest["variants"].values() if "browser" in v]  # tflite variants
+    named |= {f["path"] for b in browsers for f in b["files"]} | {b["parity"] for b in browsers}
     named |= {"manifest.json", "report.json", *([manifest["eval"]] if "eval" in manifest else [])}
     assert _files(out) == named
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]

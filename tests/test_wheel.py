@@ -36,15 +36,17 @@ PYTHON_ONLY = os.path.dirname(sys.executable)  # a PATH with no npm, node or bas
 VENDORED = [
     "tf.min.js",
     "tf-backend-wasm.min.js",
-    "tf-tflite.min.js",
     "tfjs-backend-wasm.wasm",
     "tfjs-backend-wasm-simd.wasm",
     "tfjs-backend-wasm-threaded-simd.wasm",
-    "tflite/tflite_web_api_cc.js",
-    "tflite/tflite_web_api_cc.wasm",
-    "tflite/tflite_web_api_cc_simd_threaded.js",
-    "tflite/tflite_web_api_cc_simd_threaded.wasm",
-    "tflite/tflite_web_api_cc_simd_threaded.worker.js",
+    "litert/litert.js",
+    "litert/wasm-utils.js",
+    "litert/litert_wasm_threaded_internal.js",
+    "litert/litert_wasm_threaded_internal.wasm",
+    "litert/litert_wasm_internal.js",
+    "litert/litert_wasm_internal.wasm",
+    "litert/litert_wasm_compat_internal.js",
+    "litert/litert_wasm_compat_internal.wasm",
 ]
 MISSING_LINE = (
     "edgeship build: webapp/static/vendor/ and webapp/static/sw.js (the web app's runtimes and service worker) "

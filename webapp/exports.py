@@ -222,6 +222,15 @@ def manifest_files(manifest: Json) -> Iterator[tuple[str, str | None]]:
     if isinstance(manifest.get("eval"), str):
         yield manifest["eval"], None
     for variant in manifest["variants"].values():
+        browser = variant.get("browser")  # a TFLite variant's file for LiteRT.js, and its parity fixture
+        if browser is not None:
+            # The browser runs only this file. The deployable one (free batch, int8 I/O) is for apps and
+            # boards and stays in the export folder: precaching it too would double what a phone
+            # downloads (~30 MB more for MobileNetV2's ladder).
+            for file in browser["files"]:
+                yield file["path"], file.get("sha256")
+            yield browser["parity"], None
+            continue
         for file in variant["files"]:
             yield file["path"], file.get("sha256")
         if isinstance(variant.get("parity"), str):

@@ -158,6 +158,37 @@ def _variant(where: str, variant: Any) -> str | None:
             return problem
     if variant["entry"] not in (file["path"] for file in files):
         return f"{where}.entry must be one of its files"
+    if "browser" in variant:
+        return _browser(f"{where}.browser", variant["browser"])
+    return None
+
+
+def _browser(where: str, browser: Any) -> str | None:
+    """A TFLite variant's file for LiteRT.js: batch 1, float32 input and output (older exports have none)."""
+    if not isinstance(browser, dict):
+        return f"{where} must be an object"
+    if browser.get("runtime") != "litert.js":
+        return f"{where}.runtime must be 'litert.js'"
+    for key in ("entry", "parity"):
+        if not isinstance(browser.get(key), str):
+            return f"{where}.{key} must be a string"
+    if not _size(browser.get("bytes")):
+        return f"{where}.bytes must be a non-negative integer"
+    shape = browser.get("input_shape")
+    if not (isinstance(shape, list) and shape[:1] == [1] and all(_positive(d) for d in shape)):
+        return f"{where}.input_shape must be a list of positive integers starting with 1 (batch 1)"
+    for key in ("input_dtype", "output_dtype"):
+        if browser.get(key) != "float32":
+            return f"{where}.{key} must be 'float32'"
+    files = browser.get("files")
+    if not isinstance(files, list):
+        return f"{where}.files must be a list"
+    for index, file in enumerate(files):
+        problem = _file(f"{where}.files[{index}]", file)
+        if problem is not None:
+            return problem
+    if browser["entry"] not in (file["path"] for file in files):
+        return f"{where}.entry must be one of its files"
     return None
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
 from exporter.config import Precision, VariantSpec
-from exporter.context import Artifact, ExportContext, encode_array, trace, write_content_named
+from exporter.context import Artifact, BrowserFile, ExportContext, encode_array, trace, write_content_named
 from exporter.errors import ConversionError, StepTimeout
 from exporter.tflite_runtime import TfliteRunner, float_ops, usable_cores
 
@@ -20,6 +21,9 @@ from exporter.tflite_runtime import TfliteRunner, float_ops, usable_cores
 # tflite-qat is checked in _qat instead: a partly float QAT model is kept and said to be mixed.
 FULL_INTEGER = (Precision.INT8,)
 CALIBRATION_SAMPLES = 200  # more adds time, not accuracy, for activation ranges
+# The browser file against the deployable one on the parity inputs: float variants compute the same ops in
+# the same order (a last-bit difference at most); integer outputs may differ by one quantization step.
+BROWSER_FLOAT_TOLERANCE = 1e-5
 
 
 def _fp32(converter: Any, context: ExportContext) -> Any:
@@ -50,12 +54,13 @@ def _full_int8(converter: Any, context: ExportContext) -> Any:
     return _full_integer(converter, context.progress.iterate(samples.chunks(1), len(samples), "calibrating"))
 
 
-def _full_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
+def _full_integer(converter: Any, samples: Iterable[np.ndarray], integer_io: bool = True) -> Any:
     """Every op and the input and output in int8: the one setup of tflite-int8 and tflite-qat.
 
     For int8 the samples calibrate the activation ranges; after QAT, which learned those ranges, they only
     fix the input tensor's own range for int8 I/O. One sample at a time, read from the file: the data is
-    never in memory as a whole."""
+    never in memory as a whole. `integer_io=False`, for the browser's file: the same int8 model with
+    float32 input and output (the converter adds QUANTIZE/DEQUANTIZE at the edges)."""
     import tensorflow as tf
 
     def representative() -> Iterator[list[np.ndarray]]:
@@ -65,9 +70,16 @@ def _full_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
+    converter.inference_input_type = tf.int8 if integer_io else tf.float32
+    converter.inference_output_type = tf.int8 if integer_io else tf.float32
     return converter
+
+
+def _browser_int8(converter: Any, context: ExportContext) -> Any:
+    """tflite-int8's browser file: calibrated on the same samples as the deployable one, float32 edges."""
+    assert context.calibration is not None, "the pipeline skips int8 without calibration data"
+    samples = context.calibration.x.limited(CALIBRATION_SAMPLES)
+    return _full_integer(converter, samples.chunks(1), integer_io=False)
 
 
 @dataclass
@@ -77,6 +89,7 @@ class Built:
     flatbuffer: bytes
     notes: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    browser: bytes | None = None  # the browser's file, when made with the deployable one (tflite-qat)
 
 
 def _qat(context: ExportContext) -> Built:
@@ -97,7 +110,8 @@ def _qat(context: ExportContext) -> Built:
     trained = quantization_aware_model(context)
     assert context.train is not None, "the pipeline skips QAT without training data"
     q_model = trained.model
-    function = trace(q_model, tuple(q_model.inputs[0].shape))
+    function_shape = tuple(q_model.inputs[0].shape)
+    function = trace(q_model, function_shape)
     variant = f"tflite-{Precision.QAT}"
     samples = context.train.x.limited(CALIBRATION_SAMPLES)
     notes = [note for note in [float_note(trained.float_layers)] if note]
@@ -119,8 +133,16 @@ def _qat(context: ExportContext) -> Built:
             f"mixed int8/float32: the op(s) {', '.join(remaining)} run in float32, and so do the input and "
             "output; fine on CPUs and GPUs, not for integer-only hardware (Edge TPU, microcontrollers, NPUs)"
         )
+    # The browser's file: the same setup for one sample, float32 edges (LiteRT.js takes neither int8 I/O
+    # nor a free batch); what the mixed setup makes has float32 edges already.
+    single = tf.lite.TFLiteConverter.from_concrete_functions([trace(q_model, function_shape, batch=1)])
+    if remaining:
+        single = _mixed_integer(single, samples.chunks(1))
+    else:
+        single = _full_integer(single, samples.chunks(1), integer_io=False)
+    browser = run_converter(single, f"{variant} (browser file)")
     fields = {"fully_integer": not remaining, "float_ops": remaining, "float_layers": trained.float_layers}
-    return Built(flatbuffer, notes, fields)
+    return Built(flatbuffer, notes, fields, browser)
 
 
 def _mixed_integer(converter: Any, samples: Iterable[np.ndarray]) -> Any:
@@ -249,6 +271,7 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         fields["input_quantization"] = runner.input_quantization.as_json()
     if runner.output_quantization:
         fields["output_quantization"] = runner.output_quantization.as_json()
+    browser = built.browser if built.browser is not None else _browser_flatbuffer(context, spec, flatbuffer)
     return Artifact(
         spec=spec,
         entry=entry,
@@ -259,4 +282,61 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         manifest_fields=fields,
         latency_ms=runner.latency_ms(context.parity_inputs),
         notes=built.notes,
+        browser=_write_browser(context, spec, browser, runner, built.fields.get("fully_integer"), folder),
     )
+
+
+def _browser_flatbuffer(context: ExportContext, spec: VariantSpec, deployable: bytes) -> bytes:
+    """The variant converted again for one sample with float32 input and output: what LiteRT.js runs
+    (it refuses a free batch and int8 input or output tensors)."""
+    if context.single_sample:
+        return deployable  # converted for one sample already, float32 edges (int8 never gets here)
+    configure = _browser_int8 if spec.precision is Precision.INT8 else PRECISIONS[spec.precision]
+    converter = configure(context.tflite_converter(single_sample=True), context)
+    return run_converter(converter, f"{spec.id} (browser file)")
+
+
+def _write_browser(
+    context: ExportContext,
+    spec: VariantSpec,
+    flatbuffer: bytes,
+    deployable: TfliteRunner,
+    qat_fully_integer: bool | None,
+    folder: Path,
+) -> BrowserFile:
+    """Check the browser's file against the deployable one, then write it and its parity fixture.
+
+    Each parity input runs on its own on both files: a batch changes dynamic-range int8's activation
+    ranges, and the browser file runs one sample at a time anyway."""
+    shape = [int(d) for d in Interpreter(model_content=flatbuffer).get_input_details()[0]["shape_signature"]]
+    runner = TfliteRunner(flatbuffer, num_threads=usable_cores())
+    where = f"{spec.id}: the browser file (batch 1, float32 input and output)"
+    if shape[:1] != [1] or min(shape) < 1 or (runner.input_dtype, runner.output_dtype) != ("float32",) * 2:
+        raise ConversionError(
+            f"{where} came out with input shape {shape}, {runner.input_dtype} input and "
+            f"{runner.output_dtype} output, which LiteRT.js cannot run; give the model an input shape "
+            "without free dimensions (the batch aside)"
+        )
+    if spec.precision in FULL_INTEGER or qat_fully_integer:
+        _check_fully_integer(flatbuffer, f"{spec.id} (browser file)")
+    inputs = context.parity_inputs.astype(np.float32, copy=False)
+    outputs = runner.run_raw(inputs)  # its batch is 1: one sample at a time
+    expected = np.concatenate([deployable.predict(inputs[i : i + 1]) for i in range(len(inputs))])
+    step = deployable.output_quantization
+    allowed = step.scale * (1 + 1e-6) if step else BROWSER_FLOAT_TOLERANCE
+    difference = float(np.max(np.abs(outputs.astype(np.float32) - expected)))
+    if not difference <= allowed:  # `not <=`: a NaN fails too
+        raise ConversionError(
+            f"{where} differs from the deployable file by {difference:.3g} on the parity inputs (allowed "
+            f"{allowed:.3g}); the converter built them differently: export without {spec.id} for the web app"
+        )
+    entry = write_content_named(folder, f"tflite/{spec.precision}.browser", ".tflite", flatbuffer)
+    parity = {
+        "reference": "ai-edge-litert interpreter running this very .tflite file, one sample at a time",
+        "inputs": encode_array(inputs),
+        "outputs": encode_array(outputs),
+    }
+    parity_path = write_content_named(
+        folder, f"tflite/{spec.precision}.browser.parity", ".json", json.dumps(parity).encode()
+    )
+    return BrowserFile(entry=entry, parity_path=parity_path, input_shape=shape)

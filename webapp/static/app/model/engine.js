@@ -5,19 +5,24 @@
 import { ENGINE_METHODS } from "../shared/engine-api.js";
 import { diagnosticsHandlers } from "./diagnostics.js";
 import { finetuneHandlers } from "./finetune/handlers.js";
+import * as litertRuntime from "./runtimes/litert.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
-import * as tfliteRuntime from "./runtimes/tflite.js";
+import { ensureTfjs, tfjsLoaded } from "./runtimes/tfjs-scripts.js";
+import { webgpuInfo } from "./runtimes/webgpu.js";
 import { loadVariant, prepare, unloadAll, unloadVariant } from "./variants.js";
+
+const NO_LITERT = { relaxedSimd: false, threads: false, webgpu: false };
 
 export const handlers = {
   ...finetuneHandlers,
   ...diagnosticsHandlers,
 
   async init() {
-    const [wasmThreads, tflite] = await Promise.all([
-      tfjsRuntime.wasmThreads().catch(() => false),
-      tfliteRuntime.features().catch(() => ({ simd: false, multiThreading: false })),
-    ]);
+    // LiteRT.js's features need its JavaScript only (no wasm). The tfjs wasm figures need tfjs started:
+    // init comes after the page's first use of the engine, and the default variant is a tfjs one.
+    const litert = await litertRuntime.features().catch(() => NO_LITERT);
+    ensureTfjs();
+    const wasmThreads = await tfjsRuntime.wasmThreads().catch(() => false);
     let wasmThreadCount = null;
     let wasmError = null;
     try {
@@ -30,8 +35,11 @@ export const handlers = {
       wasmThreads,
       wasmThreadCount,
       wasmError,
-      tflite,
+      // The .tflite runtime (LiteRT.js): relaxed SIMD, threads (isolated + relaxed SIMD), a WebGPU adapter.
+      litert,
+      tflite: { simd: litert.relaxedSimd, multiThreading: litert.threads },
       cores: self.navigator.hardwareConcurrency || 1,
+      webgpu: await webgpuInfo(), // the WebGPU adapter ({vendor, architecture, ...}) or null
     };
   },
 
@@ -46,12 +54,15 @@ export const handlers = {
     return { scores, latencyMs: performance.now() - started, backend: info.backend, measured: info.measured };
   },
 
+  /** {numTensors, numBytes} of tfjs (zeros before tfjs is loaded), {litertLive, litertHeapBytes} of LiteRT.js. */
   async memory() {
-    return tfjsRuntime.memory();
+    const tfjs = tfjsLoaded() ? tfjsRuntime.memory() : { numTensors: 0, numBytes: 0 };
+    return { ...tfjs, ...(await litertRuntime.memory()) };
   },
 
-  async unload({ modelId = null, variant = null } = {}) {
-    if (modelId && variant) unloadVariant(modelId, variant);
+  // debugLeak: drop the variant without freeing it (e2e/memory.spec.js's proof that it would see a leak).
+  async unload({ modelId = null, variant = null, debugLeak = false } = {}) {
+    if (modelId && variant) unloadVariant(modelId, variant, { leak: Boolean(debugLeak) });
     else unloadAll(modelId);
     return null;
   },

@@ -1,23 +1,20 @@
 // Running a loaded variant (app/model/variants.js) on float32 inputs: one batch, a batched pass over many
-// samples, and a median single-sample latency. Real values in and out: TFLite int8 models get their inputs
-// quantized and their outputs dequantized here, with the parameters the manifest lists. Worker only.
+// samples, and a median single-sample latency. Real values in and out, on every runtime: the browser-facing
+// .tflite files (manifest `browser`) take and give float32, their int8 internals quantize at the edges.
+// Worker only.
 import { checkAborted } from "../shared/bridge.js";
 import { inputSize } from "../shared/catalog.js";
 import { median } from "../shared/metrics.js";
+import * as litertRuntime from "./runtimes/litert.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
-import * as tfliteRuntime from "./runtimes/tflite.js";
 
 const BATCH = 32;
 
 /** Runs n samples (float32 inputs, real values) and returns real-valued outputs. */
 export async function runReal(manifest, spec, entry, input, n) {
-  if (spec.target === "tfjs") {
-    const shape = [n, ...manifest.input.shape.slice(1)];
-    return tfjsRuntime.predict(entry.model, input, shape);
-  }
-  const raw = spec.input_quantization ? tfliteRuntime.quantize(input, spec.input_quantization) : input;
-  const out = tfliteRuntime.predict(entry.model, raw, n, spec.output_dtype);
-  return spec.output_quantization ? tfliteRuntime.dequantize(out, spec.output_quantization) : out;
+  if (entry.runtime === "litert") return litertRuntime.predict(entry.model, input, n);
+  const shape = [n, ...manifest.input.shape.slice(1)];
+  return tfjsRuntime.predict(entry.model, input, shape);
 }
 
 /** Every sample of `inputs` (an NdArray, batch first) in batches of 32; onBatch(fraction) after each. */

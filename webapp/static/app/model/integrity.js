@@ -82,7 +82,8 @@ async function fetchChecked(modelId, path, { bytes, sha256, sha256Prefix }, onRe
 
 /**
  * Every file of an exported variant ({path -> Uint8Array}), each checked against its manifest entry;
- * onProgress(fraction) over all of them.
+ * onProgress(fraction) over all of them. `spec`: a variant's {entry, files}, or for a .tflite variant its
+ * `browser` part (the file LiteRT.js runs), checked the same way.
  */
 export async function fetchVariantFiles(modelId, spec, onProgress) {
   const files = spec.files || [];

@@ -1,21 +1,45 @@
 // Variant loading: the export manifests and the loaded models this worker keeps, keyed by model and variant;
 // fetching and checking a variant's files (app/model/integrity.js) or reading a fine-tuned model from this
-// browser, choosing the tfjs backend ("auto" measures them), and unloading. Worker only.
+// browser, choosing the backend ("auto" measures them), and unloading. TFJS variants run on tfjs (loaded into
+// the worker on first use), .tflite variants on LiteRT.js (its browser-facing file, manifest `browser`:
+// batch 1, float32 input and output). Worker only.
 import { loadManifest } from "../shared/catalog.js";
 import { finetunedKey, isFinetuned } from "../shared/finetuned-id.js";
 import { finetunedRecord } from "./finetune/unsaved.js";
 import { blankSample, runReal, timeSingle } from "./inference.js";
 import { fetchVariantFiles } from "./integrity.js";
+import * as litertRuntime from "./runtimes/litert.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
-import * as tfliteRuntime from "./runtimes/tflite.js";
+import { ensureTfjs } from "./runtimes/tfjs-scripts.js";
 import { layersArtifacts } from "./tfjs-artifacts.js";
 
 const manifests = new Map(); // modelId -> manifest
-const loaded = new Map(); // `${modelId}/${variant}` -> {runtime, model, backend, loadMs, bytes}
+const loaded = new Map(); // `${modelId}/${variant}` -> {runtime, model, backend, requested, loadMs, bytes}
 const AUTO_WARMUP = 2;
 const AUTO_RUNS = 5;
 
 const keyOf = (modelId, variant) => `${modelId}/${variant}`;
+
+/** "tfjs" for TFJS variants (and fine-tuned ones), "litert" for .tflite variants. */
+export const runtimeOf = (spec) => (spec.target === "tflite" ? "litert" : "tfjs");
+
+/** An export written before the browser-facing .tflite file (manifest `browser`): one line, per variant. */
+export class OutdatedExportError extends Error {
+  constructor() {
+    super("this export predates the browser's TFLite runtime: export it again with this edgeship");
+    this.name = "OutdatedExportError";
+  }
+}
+
+/** What the browser downloads and runs for `spec`: the variant itself, or a .tflite variant's `browser` file. */
+export function browserFilesOf(spec) {
+  if (spec.target !== "tflite") return spec;
+  if (!spec.browser || !spec.browser.entry) throw new OutdatedExportError();
+  return spec.browser;
+}
+
+// A .tflite variant asked for a tfjs-only backend (a page that sends its tfjs choice) runs on LiteRT's wasm.
+const litertBackend = (backend) => (litertRuntime.BACKENDS.includes(backend) ? backend : "wasm");
 
 export async function manifestOf(modelId) {
   if (!manifests.has(modelId)) manifests.set(modelId, await loadManifest(modelId));
@@ -35,17 +59,21 @@ export function loadedEntry(modelId, variant) {
   return loaded.get(keyOf(modelId, variant));
 }
 
-function unloadKey(key) {
+// leak: forget the model without freeing it. Only for e2e/memory.spec.js, to show that its measurement
+// sees a model that is not freed.
+function unloadKey(key, { leak = false } = {}) {
   const entry = loaded.get(key);
   if (!entry) return;
-  if (entry.runtime === "tfjs") tfjsRuntime.dispose(entry.model);
-  else tfliteRuntime.dispose(entry.model);
+  if (!leak) {
+    if (entry.runtime === "tfjs") tfjsRuntime.dispose(entry.model);
+    else litertRuntime.dispose(entry.model);
+  }
   loaded.delete(key);
 }
 
 /** Frees one variant's model; its next use loads it again. */
-export function unloadVariant(modelId, variant) {
-  unloadKey(keyOf(modelId, variant));
+export function unloadVariant(modelId, variant, options = {}) {
+  unloadKey(keyOf(modelId, variant), options);
 }
 
 /** Frees every model of `modelId` (of every export when null) and forgets the manifests. */
@@ -57,6 +85,7 @@ export function unloadAll(modelId = null) {
 
 // One tfjs backend at a time: models loaded under another backend are reloaded under the new one.
 export async function switchBackend(backend) {
+  ensureTfjs();
   if (tfjsRuntime.currentBackend() === backend) return;
   for (const [key, entry] of loaded) if (entry.runtime === "tfjs") unloadKey(key);
   await tfjsRuntime.useBackend(backend);
@@ -67,74 +96,89 @@ export async function ensureLoaded(modelId, variant, backend, onProgress) {
   const manifest = await manifestOf(modelId);
   const spec = variantOf(manifest, variant);
   const key = keyOf(modelId, variant);
-  if (spec.target === "tfjs") await switchBackend(backend);
+  const runtime = runtimeOf(spec);
+  const wanted = runtime === "tfjs" ? backend : litertBackend(backend);
+  if (runtime === "tfjs") await switchBackend(wanted);
   const existing = loaded.get(key);
-  if (existing) return existing;
+  // One LiteRT.js model per variant: compiled for one accelerator, recompiled for another.
+  if (existing && existing.requested === wanted) return existing;
+  if (existing) unloadKey(key);
   const started = performance.now();
   let model;
   if (spec.finetuned) {
     model = await tfjsRuntime.loadArtifacts((await finetunedRecord(spec.finetuned)).artifacts);
   } else {
     // The runtimes get only bytes that passed their check against the manifest (app/model/integrity.js).
-    const files = await fetchVariantFiles(modelId, spec, onProgress);
+    const browser = browserFilesOf(spec);
+    const files = await fetchVariantFiles(modelId, browser, onProgress);
     model =
-      spec.target === "tfjs"
-        ? await tfjsRuntime.loadArtifacts(layersArtifacts(files, spec.entry))
-        : await tfliteRuntime.load(files.get(spec.entry).buffer);
+      runtime === "tfjs"
+        ? await tfjsRuntime.loadArtifacts(layersArtifacts(files, browser.entry))
+        : await litertRuntime.load(files.get(browser.entry), wanted);
   }
   const entry = {
-    runtime: spec.target,
+    runtime,
     model,
-    backend: spec.target === "tfjs" ? backend : "tflite",
+    backend: runtime === "tfjs" ? wanted : model.backend,
+    requested: wanted,
     loadMs: performance.now() - started,
-    bytes: spec.bytes,
+    bytes: spec.finetuned ? spec.bytes : browserFilesOf(spec).bytes,
   };
   loaded.set(key, entry);
   return entry;
 }
 
+/** The backends "auto" measures for `spec`: tfjs's (webgpu where there is an adapter) or LiteRT.js's. */
+async function candidatesOf(spec) {
+  if (runtimeOf(spec) === "tfjs") {
+    return tfjsRuntime.availableBackends ? tfjsRuntime.availableBackends() : [...tfjsRuntime.BACKENDS];
+  }
+  const { webgpu } = await litertRuntime.features();
+  return webgpu ? ["wasm", "webgpu"] : ["wasm"];
+}
+
 /** "auto": the remembered backend, else the fastest on this model (each measured briefly). */
 async function resolveBackend(modelId, variant, backend, remembered, progress) {
-  if (backend !== "auto") return { backend };
-  if (remembered && tfjsRuntime.BACKENDS.includes(remembered)) return { backend: remembered };
   const manifest = await manifestOf(modelId);
   const spec = variantOf(manifest, variant);
+  const runtime = runtimeOf(spec);
+  if (backend !== "auto") return { backend: runtime === "tfjs" ? backend : litertBackend(backend) };
+  if (runtime === "litert") browserFilesOf(spec); // an old export fails here, once, not per backend
+  const candidates = await candidatesOf(spec);
+  if (remembered && candidates.includes(remembered)) return { backend: remembered };
+  // One candidate (LiteRT.js without WebGPU): nothing to measure, and the first prediction waits for nothing.
+  if (candidates.length === 1) return { backend: candidates[0] };
   const sample = blankSample(manifest);
   const measured = {};
-  let index = 0;
-  for (const candidate of tfjsRuntime.BACKENDS) {
-    if (progress)
-      progress({ done: index, total: tfjsRuntime.BACKENDS.length, label: `measuring ${candidate}` });
-    index += 1;
+  for (const [index, candidate] of candidates.entries()) {
+    if (progress) progress({ done: index, total: candidates.length, label: `measuring ${candidate}` });
     try {
-      await switchBackend(candidate);
+      if (runtime === "tfjs") await switchBackend(candidate);
       const entry = await ensureLoaded(modelId, variant, candidate);
       measured[candidate] = await timeSingle(manifest, spec, entry, sample, AUTO_WARMUP, AUTO_RUNS);
     } catch (error) {
       // A refused file fails every backend alike: say so, not "no backend could run this model".
-      if (error.name === "IntegrityError") throw error;
+      if (error.name === "IntegrityError" || error.name === "OutdatedExportError") throw error;
       measured[candidate] = null;
       console.warn(`auto backend: ${candidate} failed: ${error.message}`);
     }
   }
   const usable = Object.entries(measured).filter(([, ms]) => ms !== null);
-  if (!usable.length) throw new Error("no tfjs backend could run this model");
+  if (!usable.length)
+    throw new Error(`no ${runtime === "tfjs" ? "tfjs" : "LiteRT.js"} backend could run this model`);
   usable.sort((a, b) => a[1] - b[1]);
   return { backend: usable[0][0], measured };
 }
 
 /** The engine's `load` (app/shared/engine-api.js): {variant, runtime, backend, loadMs, bytes, measured}. */
 export async function loadVariant({ modelId, variant, backend = "auto", remembered = null }, progress) {
-  const manifest = await manifestOf(modelId);
-  const spec = variantOf(manifest, variant);
-  let chosen = { backend: "tflite" };
-  if (spec.target === "tfjs") chosen = await resolveBackend(modelId, variant, backend, remembered, progress);
+  const chosen = await resolveBackend(modelId, variant, backend, remembered, progress);
   const entry = await ensureLoaded(modelId, variant, chosen.backend, (fraction) =>
     progress({ done: fraction, total: 1, label: `loading ${variant}` }),
   );
   return {
     variant,
-    runtime: spec.target,
+    runtime: entry.runtime,
     backend: entry.backend,
     loadMs: entry.loadMs,
     bytes: entry.bytes,

@@ -1,13 +1,8 @@
-// The engine worker: a classic worker, because tfjs, its wasm backend and tfjs-tflite ship as UMD scripts and
-// tfjs-tflite loads its emscripten module with importScripts. The engine itself is an ES module
-// (dynamic import works in classic workers). Protocol: app/shared/bridge.js, methods: app/shared/engine-api.js.
-
-// tf.min.js bundles regenerator-runtime, which assigns the undeclared global `regeneratorRuntime` and, in
-// strict mode, falls back to `Function(...)`: an eval that the CSP (no 'unsafe-eval') forbids. Declaring the
-// global first makes the plain assignment succeed.
-self.regeneratorRuntime = undefined;
-
-importScripts("/vendor/tf.min.js", "/vendor/tf-backend-wasm.min.js", "/vendor/tf-tflite.min.js");
+// The engine worker: a classic worker, because tfjs and its backends ship as UMD scripts that the engine loads
+// with importScripts when a tfjs variant is first used (app/model/runtimes/tfjs-scripts.js), and LiteRT.js
+// loads its emscripten module with importScripts when a .tflite variant is first used
+// (app/model/runtimes/litert.js). Nothing is loaded at start: the engine itself is an ES module (dynamic
+// import works in classic workers). Protocol: app/shared/bridge.js, methods: app/shared/engine-api.js.
 
 Promise.all([import("../model/engine.js"), import("../shared/bridge.js")])
   .then(([{ handlers }, { expose }]) => expose(handlers))

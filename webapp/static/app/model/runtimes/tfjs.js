@@ -1,8 +1,23 @@
-// TFJS layers models on the cpu, wasm or webgl backend. Uses the global `tf` (vendor/tf.min.js and
-// vendor/tf-backend-wasm.min.js, loaded by the worker). Every tensor made here is disposed here.
+// TFJS layers models on the cpu, wasm, webgl or webgpu backend. Uses the global `tf` (vendor/tf.min.js and
+// vendor/tf-backend-wasm.min.js, loaded by the worker; vendor/tf-backend-webgpu.min.js only when the webgpu
+// backend is first asked for, so that a browser without WebGPU never downloads or parses it). Every tensor
+// made here is disposed here.
 /* global tf */
+import { webgpuAdapter } from "./webgpu.js";
 
+/** The backends offered here: "webgpu" joins once the probe below finds an adapter (availableBackends). */
 export const BACKENDS = ["wasm", "webgl", "cpu"];
+
+const webgpuProbe = webgpuAdapter().then((adapter) => {
+  if (adapter && !BACKENDS.includes("webgpu")) BACKENDS.push("webgpu");
+  return Boolean(adapter);
+});
+
+/** BACKENDS once the WebGPU probe has answered (a copy). */
+export async function availableBackends() {
+  await webgpuProbe;
+  return [...BACKENDS];
+}
 
 /** Parity bounds (max abs diff against the TFLite float32 reference on identical weights). */
 export const TOLERANCE = {
@@ -11,6 +26,12 @@ export const TOLERANCE = {
   // WebGL computes in float32 textures where the GPU supports them, but with a different summation order
   // and exp/log approximations in shaders; with 16-bit textures (some phones) errors reach ~1e-3.
   webgl: 1e-3,
+  // tfjs-backend-webgpu 4.22 computes in float32 everywhere: it never asks for the shader-f16 feature, so a
+  // GPU's half precision is not used (LiteRT.js does ask for it: runtimes/litert.js has its own bound). What
+  // differs from cpu is the summation order of its tiled kernels and WGSL's exp/tanh (a few ULP), like cpu
+  // against wasm. Measured in SwiftShader (headless Chromium): 3.6e-7 on the demo digits CNN's 16 fixture
+  // samples (cpu: 1.8e-7), every top-1 identical; the bound is cpu's and wasm's.
+  webgpu: 1e-4,
 };
 
 let wasmConfigured = false;
@@ -32,10 +53,23 @@ function withTimeout(promise, ms, message) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+let webgpuLoaded = false;
+
+/** Loads tfjs-backend-webgpu (it registers the "webgpu" backend) once, where there is an adapter. */
+async function loadWebgpu() {
+  if (webgpuLoaded) return;
+  if (!(await webgpuProbe))
+    throw new Error("the webgpu backend is not available: this browser gives no WebGPU adapter");
+  // A classic worker (app/worker/engine.worker.js), like the other tfjs bundles: a UMD script on the global tf.
+  importScripts(new URL("/vendor/tf-backend-webgpu.min.js", self.location.href).href);
+  webgpuLoaded = true;
+}
+
 /** Switches the global tfjs backend; throws when the backend cannot start here. */
 export async function useBackend(name) {
-  if (!BACKENDS.includes(name)) throw new Error(`unknown tfjs backend ${name}`);
+  if (![...BACKENDS, "webgpu"].includes(name)) throw new Error(`unknown tfjs backend ${name}`);
   if (name === "wasm") configureWasm();
+  if (name === "webgpu") await loadWebgpu();
   if (tf.getBackend() !== name) {
     // A wasm backend whose thread workers cannot load (e.g. a CSP without blob: in script-src) never
     // settles: give up with a message instead of hanging.
