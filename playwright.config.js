@@ -10,6 +10,14 @@ export const CHROMIUM_ARGS = [
   "--no-first-run",
 ];
 
+// WebGPU without a GPU: SwiftShader's software Vulkan behind Chromium's WebGPU. Slow (~1 s per MobileNetV2
+// inference) but it runs the real WebGPU paths (tfjs-backend-webgpu, LiteRT.js's webgpu accelerator).
+export const WEBGPU_ARGS = [
+  "--enable-unsafe-webgpu",
+  "--enable-unsafe-swiftshader",
+  "--use-webgpu-adapter=swiftshader",
+];
+
 export default defineConfig({
   testDir: "e2e",
   globalSetup: "./e2e/global-setup.js",
@@ -22,9 +30,22 @@ export default defineConfig({
   expect: { timeout: 20_000 },
   reporter: [["list"]],
   projects: [
-    { name: "flask" },
+    { name: "flask", testIgnore: /webgpu\.spec\.js$/ },
     // The same offline and parity checks against the static site (`edgeship build-site` + nginx).
-    { name: "static-site", use: { hosting: "static" }, testMatch: /(parity|offline)\.spec\.js$/ },
+    {
+      name: "static-site",
+      use: { hosting: "static" },
+      testMatch: /(parity|offline)\.spec\.js$/,
+      testIgnore: /webgpu\.spec\.js$/,
+    },
+    // The WebGPU paths, with a WebGPU adapter (SwiftShader); the other projects' browsers have none.
+    {
+      name: "webgpu",
+      testMatch: /webgpu\.spec\.js$/,
+      use: {
+        launchOptions: { executablePath: "/usr/bin/chromium", args: [...CHROMIUM_ARGS, ...WEBGPU_ARGS] },
+      },
+    },
   ],
   use: {
     browserName: "chromium",

@@ -1,5 +1,5 @@
 """The browser section: runs bench/browser/run.mjs (Playwright, Debian's Chromium) against `edgeship serve`
-and the plain page, and hands back its JSON."""
+and the plain pages (bench/static_server.py), and hands back its JSON."""
 
 from __future__ import annotations
 
@@ -27,8 +27,15 @@ def missing_prerequisites() -> str | None:
     return None
 
 
+def browser_file(spec: dict[str, Any]) -> str:
+    """The .tflite file a browser runs for a tflite variant: the manifest's `browser` file (batch 1, float
+    I/O: what LiteRT.js accepts) where the export has one, else the deployable `entry` (older exports)."""
+    return (spec.get("browser") or {}).get("entry") or spec["entry"]
+
+
 def _model_config(export_id: str, folder: Path) -> dict[str, Any]:
     manifest = json.loads((folder / "manifest.json").read_text())
+    tflite = {v: spec for v, spec in manifest["variants"].items() if spec["target"] == "tflite"}
     shape = manifest["input"]["shape"][1:]
     size = 1
     for dim in shape:
@@ -40,6 +47,7 @@ def _model_config(export_id: str, folder: Path) -> dict[str, Any]:
         "range": prep.get("range", [0.0, 1.0]),
         "variants": {v: spec["target"] for v, spec in manifest["variants"].items()},
         "plainModel": f"/models/{export_id}/{manifest['variants']['tfjs-fp32']['entry']}",
+        "tfliteFiles": {v: f"/models/{export_id}/{browser_file(spec)}" for v, spec in tflite.items()},
     }
 
 
@@ -53,7 +61,7 @@ def run(exports_dir: Path, export_ids: list[str], settings: dict[str, Any], log:
     ):
         config = {
             "edgeshipUrl": app.url,
-            "plainUrl": plain.url + "plain.html",
+            "plainUrl": plain.url,  # + a plain page (bench/browser/run.mjs BASELINES)
             "models": [_model_config(export_id, folder) for export_id, folder in folders.items()],
             **settings,
         }
@@ -61,7 +69,7 @@ def run(exports_dir: Path, export_ids: list[str], settings: dict[str, Any], log:
         config_path.write_text(json.dumps(config))
         result = subprocess.run(
             ["node", str(ROOT / "bench" / "browser" / "run.mjs"), str(config_path), str(out_path)],
-            cwd=ROOT, capture_output=True, text=True, timeout=1800,
+            cwd=ROOT, capture_output=True, text=True, timeout=3600,
         )  # fmt: skip
         for line in result.stderr.splitlines():
             if line.startswith(("browser:", "  ")):

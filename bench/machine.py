@@ -21,6 +21,9 @@ NPM_PACKAGES = (
     "@tensorflow/tfjs",
     "@tensorflow/tfjs-backend-wasm",
     "@tensorflow/tfjs-tflite",
+    "@tensorflow/tfjs-backend-webgpu",
+    "@litertjs/core",
+    "@litertjs/wasm-utils",
     "playwright-core",
 )
 

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench import goals
+
 MB = 1e6
 GOALS = {"wall": 0.5, "peak": 1.0, "browser": 0.3}
+COMMANDS = {
+    "full": "make bench",
+    "smoke": "python -m bench.run --smoke",
+    "quick": "python -m bench.run --quick",
+}
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -55,8 +62,10 @@ def _machine(m: dict[str, Any]) -> list[str]:
         f"{official.get('tf-keras')}",
         f"- Browser: {m.get('chromium') or 'Chromium (unknown)'}, headless via playwright-core "
         f"{npm['playwright-core']}; @tensorflow/tfjs {npm['@tensorflow/tfjs']}, tfjs-backend-wasm "
-        f"{npm['@tensorflow/tfjs-backend-wasm']}, tfjs-tflite {npm['@tensorflow/tfjs-tflite']}; "
-        f"Node {m.get('node')}",
+        f"{npm['@tensorflow/tfjs-backend-wasm']}, tfjs-backend-webgpu "
+        f"{npm.get('@tensorflow/tfjs-backend-webgpu')}, LiteRT.js (@litertjs/core) "
+        f"{npm.get('@litertjs/core')}, "
+        f"tfjs-tflite {npm['@tensorflow/tfjs-tflite']} (plain-page baseline only); Node {m.get('node')}",
         f"- Load test: {m.get('wrk') or 'wrk'}",
     ]
 
@@ -140,21 +149,125 @@ def _latency(name: str, entry: dict[str, Any]) -> list[str]:
         return f"{_num(t['median_ms'], digits)} ({_num(t['min_ms'], digits)}–{_num(t['max_ms'], digits)})"
 
     rows = [[r["variant"], cell(r["threads"]["1"]), cell(r["threads"]["2"])] for r in section["rows"]]
+    rows += [
+        [f"{r['variant']} (browser file)", cell(r["threads"]["1"]), cell(r["threads"]["2"])]
+        for r in section.get("browser_rows", [])
+    ]
     header = ["variant", "1 thread ms", "2 threads ms"]
     return [
         *lines,
-        f"Median (min–max) of {section['runs']} single-sample invocations.",
+        f"Median (min–max) of {section['runs']} single-sample invocations. *browser file*: the variant's "
+        "browser-facing file (batch 1, float I/O), the one the app and the plain pages run.",
         "",
         *_table(header, rows),
         "",
     ]
 
 
-def _python_floor(results: dict[str, Any], name: str, variant: str) -> dict[str, Any] | None:
-    section = results["workloads"].get(name, {}).get("tflite_latency") or {}
-    rows = {r["variant"]: r["threads"] for r in section.get("rows", [])}
-    chosen = variant if variant in rows else "tflite-fp32"
-    return {"variant": chosen, **rows[chosen]} if chosen in rows else None
+def goals_table(results: dict[str, Any]) -> list[str]:
+    return _table(["goal (issue #16)", "measured", "met"], goals.rows(results))
+
+
+def _matrix(model: dict[str, Any]) -> list[str]:
+    env = model.get("env") or {}
+    litert = env.get("litert") or {}
+    webgpu = "a WebGPU adapter" if env.get("webgpu") else "no WebGPU adapter (webgpu rows left out)"
+    lines = [f"Every variant on every runtime and backend in edgeship's app (`edgeship serve`, "
+             f"{'cross-origin isolated' if env.get('crossOriginIsolated') else 'not isolated'}; "
+             f"tfjs wasm {env.get('wasmThreadCount')} thread(s); LiteRT.js "
+             f"{'threads' if litert.get('threads') else 'no threads'}; {webgpu}). "
+             "Latency is one sample, page → engine worker → page; *worker* is the engine's own figure; "
+             "*first call* includes fetching and loading the variant (engine.load).", ""]  # fmt: skip
+    rows = [
+        [r["variant"], r.get("runtime", "?"), r["backend"], "**failed**: " + r["error"], "", "", ""]
+        if "error" in r
+        else [
+            r["variant"],
+            r["runtime"],
+            r["backend"],
+            _num(r["median_ms"], 2),
+            f"{_num(r['min_ms'], 2)}–{_num(r['max_ms'], 2)}",
+            _num(r["worker_median_ms"], 2),
+            _num(r["first_ms"], 0),
+        ]
+        for r in model["matrix"]
+    ]
+    header = ["variant", "runtime", "backend", "median ms", "min–max", "worker ms", "first call ms"]
+    return [*lines, *_table(header, rows), ""]
+
+
+def _head_to_head(
+    results: dict[str, Any], name: str, model: dict[str, Any], labels: dict[str, str]
+) -> list[str]:
+    fastest, ours = model["fastest"], model["edgeship"]
+    cached_where = "offline" if ours.get("cached_offline") else "online"
+    inside = ours.get("worker_median_ms")
+    worker = f" (in the worker: {_spread(inside, digits=2)})" if inside else ""
+    lines = [
+        f"Head to head, {len(model['rounds'])} round(s), the sides' order rotating; median (min–max) over "
+        "rounds; ratios per round, edgeship / that side. First prediction counts from navigation start: "
+        f"*cold* in a fresh profile, *cached* from the service worker cache ({cached_where}) for the "
+        "app, the HTTP cache for the plain pages. Every page is cross-origin isolated (COOP/COEP).",
+        "",
+    ]
+    rows = [
+        [f"**edgeship app**: {fastest['variant']} on {fastest['runtime']} ({fastest['backend']})",
+         _spread(ours["median_ms"], digits=2) + worker, "", _spread(ours["ttfp_cold_ms"], digits=0), "",
+         _spread(ours["ttfp_cached_ms"], digits=0), ""],
+    ]  # fmt: skip
+    for side, figures in (model.get("baselines") or {}).items():
+        label = f"plain page: {labels.get(side, side)}"
+        if "error" in figures:
+            rows.append([label, f"**failed**: `{figures['error'][:200]}`", "", "", "", "", ""])
+            continue
+        threads = f", {figures['threads']} thread(s)" if figures.get("threads") else ""
+        file = figures["file"].rsplit("/", 1)[-1]
+        rows.append(
+            [
+                f"{label} ({figures['backend']}{threads}; `{file}`)",
+                _spread(figures["median_ms"], digits=2),
+                _ratio(figures["median_ratio"], 3),
+                _spread(figures["ttfp_cold_ms"], digits=0),
+                _ratio(figures["ttfp_cold_ratio"]),
+                _spread(figures["ttfp_cached_ms"], digits=0),
+                _ratio(figures["ttfp_cached_ratio"]),
+            ]
+        )
+    floor = goals.native_floor(results, name, fastest["variant"])
+    if floor:
+        one, two = floor["1"]["median_ms"], floor["2"]["median_ms"]
+        ratio = f"{ours['median_ms']['median'] / two:.2f}x"
+        what = f"native floor: Python TFLite interpreter, {floor['variant']} {floor['file']} (1 / 2 threads)"
+        digits = 2 if two >= 0.1 else 3
+        floor_ms = f"{_num(one, digits)} / {_num(two, digits)}"
+        rows.append([what, floor_ms, ratio + " (2 threads)", "—", "", "—", ""])
+    header = ["side", "median latency ms", "ratio", "first prediction, cold ms", "ratio",
+              "first prediction, cached ms", "ratio"]  # fmt: skip
+    return [*lines, *_table(header, rows), ""]
+
+
+def _stages(model: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """Where the cached first prediction's time goes, edgeship's stages then the plain pages'."""
+    stages = model["edgeship"].get("cached_stages") or []
+    if not stages:
+        return []
+    lines = [
+        "Where the cached first prediction's time goes (ms from navigation start, median over rounds). "
+        "The app's performance marks (`edgeship:worker-start`, `edgeship:runtime-ready`, "
+        "`edgeship:model-ready`, `edgeship:first-prediction`, on the page or in the engine worker) "
+        "where it sets them; else what the browser records (the engine worker's time origin, its "
+        "resource timing).",
+        "",
+    ]
+    rows = [[s["stage"], _num(s["at_ms"], 0), s["source"]] for s in stages]
+    lines += [*_table(["edgeship app", "at ms", "from"], rows), ""]
+    plain = {side: f for side, f in (model.get("baselines") or {}).items() if f.get("cached_stages")}
+    if plain:
+        names = [s["stage"] for s in next(iter(plain.values()))["cached_stages"]]
+        rows = [[labels.get(side, side), *(_num(s["at_ms"], 0) for s in f["cached_stages"])]
+                for side, f in plain.items()]  # fmt: skip
+        lines += [*_table(["plain page (marks plain:*)", *names], rows), ""]
+    return lines
 
 
 def _browser(results: dict[str, Any]) -> list[str]:
@@ -164,63 +277,11 @@ def _browser(results: dict[str, Any]) -> list[str]:
     if problem := _failed(section):
         return [problem, ""]
     assert section is not None
-    lines: list[str] = []
+    labels = {side: b["label"] for side, b in (section.get("baselines") or {}).items()}
+    lines: list[str] = ["### Goals", "", *goals_table(results), ""]
     for name, model in section["models"].items():
-        digits = 2
-        env = model.get("env") or {}
-        lines += [f"### {name}", "",
-                  f"Every variant on every runtime and backend in edgeship's app (`edgeship serve`, "
-                  f"{'cross-origin isolated' if env.get('crossOriginIsolated') else 'not isolated'}; "
-                  "tfjs wasm "
-                  f"{env.get('wasmThreadCount')} thread(s); tfjs-tflite "
-                  f"{'threads' if (env.get('tflite') or {}).get('multiThreading') else '1 thread'}). "
-                  "Latency is one sample, page → engine worker → page; *worker* is the engine's own figure; "
-                  "*first call* includes fetching and loading the variant.", ""]  # fmt: skip
-        rows = [
-            [r["variant"], r["runtime"], r["backend"], "**failed**: " + r["error"], "", "", ""]
-            if "error" in r
-            else [
-                r["variant"],
-                r["runtime"],
-                r["backend"],
-                _num(r["median_ms"], digits),
-                f"{_num(r['min_ms'], digits)}–{_num(r['max_ms'], digits)}",
-                _num(r["worker_median_ms"], digits),
-                _num(r["first_ms"], 0),
-            ]
-            for r in model["matrix"]
-        ]
-        lines += _table(
-            ["variant", "runtime", "backend", "median ms", "min–max", "worker ms", "first call ms"], rows
-        )
-        fastest, ours, plain = model["fastest"], model["edgeship"], model["plain"]
-        floor = _python_floor(results, name, fastest["variant"])
-        rounds = len(model["rounds"])
-        cached_where = "offline, service worker cache" if all(
-            r["edgeship"]["cached_offline"] for r in model["rounds"]
-        ) else "service worker cache (online)"  # fmt: skip
-        lines += ["", f"Head to head, {rounds} round(s), sides alternating; median (min–max) over rounds; "
-                  "time to first prediction counts from navigation start.", ""]  # fmt: skip
-        rows = [
-            [f"edgeship app: {fastest['variant']} on {fastest['runtime']} ({fastest['backend']})",
-             _spread(ours["median_ms"], digits=digits), _spread(ours["ttfp_cold_ms"], digits=0),
-             _spread(ours["ttfp_cached_ms"], digits=0) + f" ({cached_where})"],
-            [f"plain page: tfjs-fp32 model.json, default backend ({plain['backend']})",
-             _spread(plain["median_ms"], digits=digits), _spread(plain["ttfp_cold_ms"], digits=0),
-             _spread(plain["ttfp_cached_ms"], digits=0) + " (HTTP cache)"],
-            ["**ratio** edgeship / plain", _ratio(model["median_ratio"], 3), _ratio(model["ttfp_cold_ratio"]),
-             _ratio(model["ttfp_cached_ratio"])],
-        ]  # fmt: skip
-        if floor:
-            one, two = floor["1"]["median_ms"], floor["2"]["median_ms"]
-            rows.append([f"native floor: Python TFLite interpreter, {floor['variant']} (1 / 2 threads)",
-                         f"{_num(one, digits)} / {_num(two, digits)}", "—", "—"])  # fmt: skip
-            rows.append(["edgeship / native floor (2 threads)",
-                         f"{_num(ours['median_ms']['median'] / two, 1)}x", "—", "—"])  # fmt: skip
-        lines += _table(
-            ["", "median latency ms", "first prediction, cold ms", "first prediction, cached ms"], rows
-        )
-        lines.append("")
+        lines += [f"### {name}", "", *_matrix(model), *_head_to_head(results, name, model, labels)]
+        lines += _stages(model, labels)
     if section.get("page_errors"):
         lines += ["Page errors seen while measuring:", ""]
         lines += [f"- `{e.splitlines()[0][:200]}`" for e in section["page_errors"][:10]]
@@ -233,20 +294,37 @@ def _fine_tuning(fine: dict[str, Any]) -> list[str]:
         return [f"{fine.get('status', 'not measured')}: {fine.get('reason', '')}", ""]
     lines = [f"Note: {fine['note']}.", ""] if fine.get("note") else []
     lines += [
-        "`engine.train` in edgeship's app: the export's tfjs-fp32 model on its own classes, only "
-        "the head trained, on random samples (throughput only). Samples per second as the engine reports.",
+        "`engine.train` in edgeship's app: the export's tfjs-fp32 model, only the head trained (the layers "
+        "finetuneSetup marks as head), on random samples spread over a few of its classes (throughput "
+        "only); 15 % of each class held out, as the app does. *auto* is the app's default training "
+        "backend; it runs first, so it pays the backend's start-up (shader compilation) as a user's first "
+        "training does. "
+        "Samples per second as the engine reports (training samples × epochs / seconds, the frozen start's "
+        "feature pass included).",
         "",
     ]
     rows = []
     for name, entries in fine["models"].items():
         for r in entries:
+            requested = r.get("requested", r["backend"])
             if "error" in r:
-                rows.append([name, r["backend"], "**failed**: " + r["error"], "", "", ""])
+                rows.append([name, requested, "**failed**: " + r["error"], "", "", "", ""])
+                continue
+            backend = f"{r['backend']} (auto)" if requested == "auto" else r["backend"]
+            held = f" (+{r['held_out']} held out)" if r.get("held_out") else ""
+            setup = (f"{r.get('training_samples', r['samples'])} samples{held} of {r.get('classes', '?')} "
+                     f"classes × {r['epochs']} epoch(s), batch {r['batch_size']}")  # fmt: skip
+            if r.get("frozen_start_cached"):
+                cached = (
+                    f"yes: features on {r.get('feature_backend')} in {_num(r.get('feature_seconds'), 2)} s"
+                )
+            elif r.get("frozen_start_cached") is False:
+                cached = f"no: {r.get('not_cached_because')}"
             else:
-                setup = f"{r['samples']} samples × {r['epochs']} epoch(s), batch {r['batch_size']}"
-                layers = ", ".join(r["trained_layers"])
-                rows.append([name, r["backend"], _num(r["samples_per_s"]), _num(r["seconds"]), setup, layers])
-    header = ["workload", "backend", "samples/s", "seconds", "run", "trained layers"]
+                cached = "—"
+            layers = ", ".join(r["trained_layers"])
+            rows.append([name, backend, _num(r["samples_per_s"]), _num(r["seconds"]), setup, cached, layers])
+    header = ["workload", "backend", "samples/s", "seconds", "run", "frozen start cached", "trained layers"]
     return [*lines, *_table(header, rows), ""]
 
 
@@ -278,7 +356,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         "# edgeship benchmark",
         "",
-        f"Written by `{'python -m bench.run --smoke' if results['mode'] == 'smoke' else 'make bench'}` "
+        f"Written by `{COMMANDS.get(results['mode'], 'python -m bench.run')}` "
         f"({results['mode']} mode, {results.get('duration_s', 0) / 60:.1f} min). Raw figures: "
         "[results.json](results.json). Every comparison was measured in the same run, alternating the two "
         "sides; ratios are per pair of runs, as median (min–max).",
@@ -286,6 +364,10 @@ def markdown(results: dict[str, Any]) -> str:
         *_machine(results["machine"]),
         "",
         "## Headline",
+        "",
+        "Issue #16's goals, checked on this run's figures (details in the browser and fine-tuning sections):",
+        "",
+        *goals_table(results),
         "",
         *_table(["workload", "measure", "value", "goal"], headline(results)),
         "",
@@ -296,6 +378,8 @@ def markdown(results: dict[str, Any]) -> str:
         meta = entry.get("meta") or {}
         if problem := _failed(meta):
             lines.append(f"- {name}: {problem}")
+        elif meta.get("reused"):
+            lines.append(f"- **{name}**: {meta['title']}.")
         else:
             lines.append(
                 f"- **{name}**: {meta['title']}, {meta['parameters']:,} parameters; data: {meta['data']}."
@@ -336,7 +420,12 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["## TFLite latency (Python, ai-edge-litert interpreter, XNNPACK)", ""]
     for name, entry in results["workloads"].items():
         lines += _latency(name, entry)
-    lines += ["## Browser (Playwright, headless Chromium, software WebGL, no GPU)", "", *_browser(results)]
+    gpu = "WebGPU on SwiftShader (software)" if results["settings"].get("webgpu") else "no WebGPU"
+    lines += [
+        f"## Browser (Playwright, headless Chromium, software WebGL, {gpu}, no GPU)",
+        "",
+        *_browser(results),
+    ]
     lines += ["## Fine-tuning in the browser", "", *_fine_tuning(results.get("fine_tuning") or {})]
     lines += ["## Server load (wrk)", "", *_server(results)]
     return "\n".join(lines).rstrip() + "\n"

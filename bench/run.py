@@ -2,6 +2,12 @@
 
     python -m bench.run                  full: demo + MobileNetV2 -> bench/RESULTS.md, bench/results.json
     python -m bench.run --smoke          demo only, 1 run per side, tiny counts -> a temporary folder
+    python -m bench.run --quick          the browser figures (goals) only: edgeship's export once (no official
+                                         tools, QAT, sizes or load test), 1 round -> a temporary folder
+    python -m bench.run --only NAME      only that workload (demo, mobilenetv2; repeatable)
+    python -m bench.run --exports DIR    reuse exports (DIR/<id>/, e.g. a --keep-work folder's serve/): the
+                                         native floor and the browser section only
+    python -m bench.run --webgpu         also the WebGPU rows, on SwiftShader (software: slow, opt-in)
     python -m bench.run --out DIR        write the two files into DIR instead
 
 A section that fails is recorded with its error and the others still run; the exit code is then 1.
@@ -19,12 +25,14 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench import browser, export_time, machine, report, server_load, sizes, zoo
 from bench.serving import ROOT
+
+WORKLOADS = ("demo", "mobilenetv2")  # bench/workloads.py's (not imported: it sets TensorFlow's environment)
 
 BENCH_DIR = ROOT / "bench"
 
@@ -40,7 +48,12 @@ class Settings:
     browser_rounds: int
     wrk_seconds: int
     demo_epochs: int | None = None  # None: as many as `edgeship demo` trains
-    finetune_samples: int = 64  # demo-sized models; MobileNetV2 trains on 8
+    finetune_samples: int = 64  # demo-sized models, 5 epochs
+    finetune_large_samples: int = 32  # MobileNetV2: 4 classes x 8 samples (15 % held out), 5 epochs
+    finetune_epochs: int = 5
+    browser_warmup_ms: int = 1000
+    official: bool = True  # the official tools' export, QAT, sizes and the load test (not in --quick)
+    webgpu: bool = False  # Chromium with a WebGPU adapter (SwiftShader): webgpu rows in the matrix
 
 
 FULL = Settings(
@@ -64,6 +77,20 @@ SMOKE = Settings(
     wrk_seconds=1,
     demo_epochs=2,
     finetune_samples=16,
+    finetune_large_samples=8,
+    finetune_epochs=2,
+    browser_warmup_ms=200,
+)
+QUICK = Settings(
+    workloads=("demo", "mobilenetv2"),
+    export_runs={"demo": 1, "mobilenetv2": 1},
+    qat_epochs=1,
+    tflite_runs=50,
+    browser_runs=10,
+    browser_budget_ms=2000,
+    browser_rounds=1,
+    wrk_seconds=1,
+    official=False,
 )
 
 
@@ -99,18 +126,28 @@ def _prepare(name: str, folder: Path, epochs: int | None, env: dict[str, str]) -
 
 
 def _tflite_latency(exports: list[Path], runs: int, env: dict[str, str]) -> dict[str, Any]:
+    """Every tflite variant's deployable file (`rows`) and, where the export has one, its browser-facing file
+    (`browser_rows`: batch 1, float I/O, the very file the app and the plain pages run: the native floor)."""
     files: dict[str, Path] = {}
+    browser_files: dict[str, Path] = {}
     for folder in exports:
         manifest = json.loads((folder / "manifest.json").read_text())
         for variant, spec in manifest["variants"].items():
             if spec["target"] == "tflite":
                 files[variant] = folder / spec["entry"]
-    command = [sys.executable, "-m", "bench.tflite_latency", "--runs", str(runs), *map(str, files.values())]
+                if (spec.get("browser") or {}).get("entry"):
+                    browser_files[variant] = folder / spec["browser"]["entry"]
+    paths = [*files.values(), *browser_files.values()]
+    command = [sys.executable, "-m", "bench.tflite_latency", "--runs", str(runs), *map(str, paths)]
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
     if result.returncode != 0:
         raise RuntimeError(f"tflite latency failed:\n{result.stderr[-4000:]}")
     timings = json.loads(result.stdout.strip().splitlines()[-1])
-    return {"runs": runs, "rows": [{"variant": v, "threads": timings[str(p)]} for v, p in files.items()]}
+    return {
+        "runs": runs,
+        "rows": [{"variant": v, "threads": timings[str(p)]} for v, p in files.items()],
+        "browser_rows": [{"variant": v, "threads": timings[str(p)]} for v, p in browser_files.items()],
+    }
 
 
 def _fine_tuning(results: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +172,12 @@ def _workload(name: str, settings: Settings, work: Path, env: dict[str, str], lo
     _section(entry, "meta", log, lambda: _prepare(name, base / "source", settings.demo_epochs, env))
     if "error" in entry["meta"]:
         return entry
+    if not settings.official:  # --quick: edgeship's export once, then the native floor
+        _section(entry, "export_only", log, lambda: _export_once(base / "source", export, env))
+        if "error" not in entry["export_only"]:
+            floor = lambda: _tflite_latency([export], settings.tflite_runs, env)  # noqa: E731
+            _section(entry, "tflite_latency", log, floor)
+        return entry
     runs = settings.export_runs[name]
     _section(
         entry,
@@ -154,37 +197,72 @@ def _workload(name: str, settings: Settings, work: Path, env: dict[str, str], lo
     return entry
 
 
-def run(settings: Settings, work: Path, smoke: bool, log: Log) -> dict[str, Any]:
+def _export_once(source: Path, out: Path, env: dict[str, str]) -> dict[str, Any]:
+    started = time.monotonic()
+    command = export_time.edgeship_command(source, out)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"edgeship export failed:\n{result.stderr[-4000:]}")
+    return {"wall_s": time.monotonic() - started}
+
+
+def _reused(name: str, folder: Path, settings: Settings, env: dict[str, str], log: Log) -> dict[str, Any]:
+    """--exports: an export made before (its folder as `edgeship export` wrote it): the native floor only."""
+    entry: dict[str, Any] = {"meta": {"name": name, "title": f"reused export {folder}", "reused": True}}
+    _section(entry, "tflite_latency", log, lambda: _tflite_latency([folder], settings.tflite_runs, env))
+    return entry
+
+
+def run(settings: Settings, work: Path, mode: str, log: Log, exports: Path | None = None) -> dict[str, Any]:
     env = _env()
-    serve_dir = work / "serve"  # edgeship's exports, one folder per workload, served together
+    # edgeship's exports, one folder per workload, served together
+    serve_dir = exports if exports is not None else work / "serve"
     results: dict[str, Any] = {
-        "mode": "smoke" if smoke else "full",
+        "mode": mode,
         "settings": asdict(settings),
         "machine": machine.describe(),
         "workloads": {},
     }
     for name in settings.workloads:
-        results["workloads"][name] = _workload(name, settings, work, env, log)
+        if exports is not None:
+            results["workloads"][name] = _reused(name, exports / name, settings, env, log)
+        else:
+            results["workloads"][name] = _workload(name, settings, work, env, log)
     ids = [name for name, entry in results["workloads"].items() if "tflite_latency" in entry]
     missing = browser.missing_prerequisites()
     if missing:
         results["browser"] = {"skipped": missing}
     elif ids:
+        epochs = settings.finetune_epochs
         browser_settings = {
-            "backends": ["wasm", "webgl", "cpu"],
+            "backends": ["wasm", "webgl", "cpu"],  # tfjs; webgpu joins where the engine finds an adapter
+            "plainPages": ["tfjs-default", "tfjs-wasm", "tfjs-tflite", "litert"],
             "runs": settings.browser_runs,
             "warmup": 2,
+            # and at least this long: right after `ready` the app still starts things in the background
+            "warmupMs": settings.browser_warmup_ms,
             "budgetMs": settings.browser_budget_ms,
             "rounds": settings.browser_rounds,
+            "webgpu": settings.webgpu,
             "finetune": {
-                "backends": ["webgl", "cpu"],  # the tfjs wasm backend lacks some gradient ops
-                "small": {"count": settings.finetune_samples, "epochs": 2, "batchSize": 16},
-                "large": {"count": 8, "epochs": 1, "batchSize": 4},  # MobileNetV2: ~2 s a sample on cpu
+                # "auto": the app's default training backend (the engine says which it took); the tfjs wasm
+                # backend lacks some gradient ops (it computes the frozen start's features instead).
+                "backends": ["auto", "webgl", "cpu"],
+                "small": {"count": settings.finetune_samples, "epochs": epochs, "batchSize": 16},
+                # As a user of the fine-tuning view would: a few classes, a few photos each.
+                "large": {
+                    "count": settings.finetune_large_samples,
+                    "classes": 4,
+                    "epochs": epochs,
+                    "batchSize": 16,
+                },
             },
         }
         _section(results, "browser", log, lambda: browser.run(serve_dir, ids, browser_settings, log))
     results["fine_tuning"] = _fine_tuning(results)
-    if shutil.which("wrk") is None:
+    if not settings.official or exports is not None:
+        results["server"] = {"skipped": "not in this mode (--quick or --exports)"}
+    elif shutil.which("wrk") is None:
         results["server"] = {"skipped": "wrk is missing (make bench installs Debian's wrk)"}
     elif ids:
         _section(results, "server", log, lambda: server_load.run(serve_dir, ids, settings.wrk_seconds, log))
@@ -203,17 +281,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="demo only, tiny counts, into a temporary folder"
     )
+    parser.add_argument(
+        "--quick", action="store_true", help="browser figures only, 1 round, into a temporary folder"
+    )
+    parser.add_argument("--only", action="append", choices=WORKLOADS, help="only this workload (repeatable)")
+    parser.add_argument("--exports", type=Path, help="reuse these exports (DIR/<workload>/): browser only")
+    parser.add_argument(
+        "--webgpu", action="store_true", help="WebGPU rows too, through SwiftShader (software, slow)"
+    )
     parser.add_argument("--out", type=Path, help="folder for results.json and RESULTS.md")
     parser.add_argument("--keep-work", action="store_true", help="keep the working folder (exports etc.)")
     args = parser.parse_args(argv)
-    settings = SMOKE if args.smoke else FULL
-    out = args.out or (Path(tempfile.mkdtemp(prefix="edgeship-bench-smoke-")) if args.smoke else BENCH_DIR)
+    mode = "smoke" if args.smoke else "quick" if args.quick or args.exports else "full"
+    settings = {"smoke": SMOKE, "quick": QUICK, "full": FULL}[mode]
+    if args.only:
+        settings = replace(settings, workloads=tuple(w for w in WORKLOADS if w in args.only))
+    if args.exports:
+        found = tuple(w for w in settings.workloads if (args.exports / w / "manifest.json").is_file())
+        if not found:
+            names = ", ".join(WORKLOADS)
+            parser.error(f"--exports {args.exports}: no <workload>/manifest.json there ({names})")
+        settings = replace(settings, workloads=found, official=False)
+    if args.webgpu:
+        settings = replace(settings, webgpu=True)
+    temporary = mode != "full"
+    out = args.out or (Path(tempfile.mkdtemp(prefix=f"edgeship-bench-{mode}-")) if temporary else BENCH_DIR)
     out.mkdir(parents=True, exist_ok=True)
     log = Log()
     work = Path(tempfile.mkdtemp(prefix="edgeship-bench-work-"))
-    log(f"{'smoke' if args.smoke else 'full'} benchmark; working folder {work}")
+    log(f"{mode} benchmark; working folder {work}")
     try:
-        results = run(settings, work, args.smoke, log)
+        results = run(settings, work, mode, log, args.exports)
     finally:
         if args.keep_work:
             log(f"kept {work}")

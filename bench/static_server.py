@@ -1,7 +1,9 @@
-"""A static server for the plain page: bench/browser/, /vendor/ (the app's vendored tfjs) and /models/<id>/.
+"""A static server for the plain pages: bench/browser/, /npm/<package>/ (the runtimes as npm installs them)
+and /models/<id>/ (the exports).
 
-No COOP/COEP, no service worker, no special headers: the page a developer gets from any static host.
-Runs in a thread of the benchmark process, bound to 127.0.0.1 on a free port.
+The headers a developer sets to get wasm threads: cross-origin isolated (COOP/COEP), as `edgeship serve` is,
+so both sides run with the same threads. No service worker, no cache headers: the HTTP cache does what it
+does by default. Runs in a thread of the benchmark process, bound to 127.0.0.1 on a free port.
 """
 
 from __future__ import annotations
@@ -15,7 +17,30 @@ from urllib.parse import unquote, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSER = ROOT / "bench" / "browser"
-VENDOR = ROOT / "webapp" / "static" / "vendor"
+NODE_MODULES = ROOT / "node_modules"
+# The only packages served from node_modules: the runtimes the plain pages load (tfjs-tflite is kept in
+# node_modules for these pages only; the app no longer vendors it).
+PACKAGES = (
+    "@tensorflow/tfjs",
+    "@tensorflow/tfjs-backend-wasm",
+    "@tensorflow/tfjs-tflite",
+    "@litertjs/core",
+    "@litertjs/wasm-utils",
+)
+ISOLATION = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+
+def _package_file(parts: list[str]) -> Path | None:
+    """/npm/@scope/name/rest -> node_modules/@scope/name/rest, for the listed packages only."""
+    for package in PACKAGES:
+        names = package.split("/")
+        if parts[: len(names)] == names and len(parts) > len(names):
+            return NODE_MODULES.joinpath(*names, *parts[len(names) :])
+    return None
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -25,11 +50,16 @@ class _Handler(SimpleHTTPRequestHandler):
         parts = [p for p in unquote(urlsplit(path).path).split("/") if p]
         if any(p in (".", "..") for p in parts) or not parts:
             return str(BROWSER / "missing")
-        if parts[0] == "vendor":
-            return str(VENDOR.joinpath(*parts[1:]))
+        if parts[0] == "npm":
+            return str(_package_file(parts[1:]) or BROWSER / "missing")
         if parts[0] == "models" and len(parts) > 2 and parts[1] in self.exports:
             return str(self.exports[parts[1]].joinpath(*parts[2:]))
         return str(BROWSER.joinpath(*parts))
+
+    def end_headers(self) -> None:
+        for name, value in ISOLATION.items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -42,6 +72,7 @@ class StaticServer:
             **handler.extensions_map,
             ".wasm": "application/wasm",
             ".js": "text/javascript",
+            ".mjs": "text/javascript",
         }
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

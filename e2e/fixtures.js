@@ -58,8 +58,9 @@ export async function waitForController(page) {
 
 /** Selects a variant and backend in the inference view and waits for the prediction. */
 export async function predictWith(page, variant, backend = "wasm") {
-  await page.selectOption("#backend-select", backend);
+  // The variant first: the backend picker offers what the variant's runtime runs on.
   await page.selectOption("#variant-select", variant);
+  await page.selectOption("#backend-select", backend);
   await page.click("#predict-button");
   await expect(page.locator("#result")).toHaveAttribute("data-variant", variant);
   await expect(page.locator("#result")).toHaveAttribute("data-state", "done");

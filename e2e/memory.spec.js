@@ -54,6 +54,9 @@ test("20 load/unload cycles of a .tflite variant on LiteRT.js free it all, and a
   page,
 }) => {
   await openApp(page);
+  // The warm-up loaded the default variant (tflite-fp32): free every model first, so nothing counts but ours.
+  await page.evaluate(() => window.edgeship.engine.unload({}));
+  expect((await page.evaluate(() => window.edgeship.engine.memory())).litertLive).toBe(0);
   const freed = await cycles(page, { variant: "tflite-int8", backend: "wasm", count: 20 });
   const first = freed[0];
   expect(first.litertHeapBytes).toBeGreaterThan(0); // LiteRT.js really ran

@@ -11,6 +11,15 @@ async function snap(page, name) {
 test("inference view: draw, auto backend, probabilities and latency", async ({ page }) => {
   await openApp(page);
   await expect(page.locator("#backend-select")).toHaveValue("auto");
+  // Each runtime's backends, and no webgpu: this browser has no WebGPU adapter (e2e/webgpu.spec.js has one).
+  const options = page.locator("#backend-select option");
+  const manifest = await page.evaluate(() => window.edgeship.state.manifest);
+  await expect(page.locator("#variant-select")).toHaveValue(manifest.default_variant);
+  if (manifest.variants[manifest.default_variant].target === "tflite") {
+    await expect(options).toHaveText(["auto (fastest)", "wasm"]); // LiteRT.js
+  }
+  await page.selectOption("#variant-select", "tfjs-fp32"); // auto has backends to measure
+  await expect(options).toHaveText(["auto (fastest)", "wasm", "webgl", "cpu"]);
   await drawSeven(page); // a stroke predicts at once
   await expect(page.locator("#result")).toHaveAttribute("data-state", "done");
   await expect(page.locator("#chart .bar-row")).toHaveCount(10);
@@ -47,6 +56,16 @@ test("compare view: every variant with size, load time, latency, agreement and a
   for (const text of await rows.allTextContents()) expect(text).toMatch(/%.*%/); // agreement and accuracy
   const reference = page.locator("#compare-table tbody tr", { hasText: "reference" });
   await expect(reference).toContainText("100.0 %");
+  // Dynamic-range int8 is marked as a download-size variant (slower than fp32 here), with the reason.
+  const downloadSize = page.locator("#compare-table tbody .tag.download-size");
+  await expect(downloadSize).toHaveCount(1);
+  await expect(
+    page.locator('#compare-table tbody tr[data-variant="tflite-dynamic-int8"] .tag.download-size'),
+  ).toHaveText("download size");
+  await expect(downloadSize).toHaveAttribute(
+    "title",
+    "smaller download; runs slower than fp32 in the browser: int8 weights are expanded at run time",
+  );
   await snap(page, "compare");
 });
 

@@ -25,7 +25,7 @@ from server_fixtures import write_static
 
 from exporter.config import VARIANTS, Target
 from exporter.context import decode_array
-from exporter.pipeline import ExportOptions, export
+from exporter.pipeline import ExportOptions, default_variant, export
 from exporter.tflite_runtime import TfliteRunner, float_ops
 from webapp import create_app
 from webapp.exports import load
@@ -252,3 +252,27 @@ def test_a_recurrent_models_browser_file_is_its_single_sample_file(tmp_path):
     entry = _manifest(tmp_path / "out")["variants"]["tflite-fp32"]
     assert entry["browser"]["files"][0]["sha256"] == entry["files"][0]["sha256"]
     assert entry["browser"]["input_shape"] == [1, 10, 4]
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (
+            {"tfjs-fp32": "tfjs", "tflite-fp32": "tflite+browser", "tflite-int8": "tflite+browser"},
+            "tflite-fp32",
+        ),
+        (
+            {"tfjs-fp32": "tfjs", "tflite-fp32": "tflite"},
+            "tfjs-fp32",
+        ),  # no browser file: LiteRT.js can't run it
+        ({"tfjs-int8": "tfjs", "tfjs-fp32": "tfjs"}, "tfjs-fp32"),
+        ({"tflite-int8": "tflite+browser"}, "tflite-int8"),
+        ({}, None),
+    ],
+)
+def test_the_web_app_starts_on_float32_on_litert_where_it_can(written, expected):
+    variants = {
+        variant: {"target": kind.split("+")[0], **({"browser": {}} if kind.endswith("+browser") else {})}
+        for variant, kind in written.items()
+    }
+    assert default_variant(variants) == expected

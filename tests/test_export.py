@@ -185,7 +185,7 @@ def test_shards_are_content_hashed_and_within_the_shard_size(exported):
 def test_manifest_describes_input_output_and_preprocessing(exported):
     manifest = _manifest(exported)
     assert manifest["format"] == "edgeship-export" and manifest["input"]["shape"] == [None, 8, 8, 1]
-    assert manifest["output"]["shape"] == [None, 4] and manifest["default_variant"] == "tfjs-fp32"
+    assert manifest["output"]["shape"] == [None, 4] and manifest["default_variant"] == "tflite-fp32"
     assert manifest["preprocessing"] == {
         "kind": "image",
         "height": 8,

@@ -1,37 +1,37 @@
-// The plain page's script: load the model.json named in ?model=, predict once (time to first prediction,
-// counted from navigation start), then time single predictions. Results go to window.plainResult.
-/* global tf */
+// The plain tfjs pages' script: tf.loadLayersModel on the default backend (plain.html), or on wasm
+// (plain-wasm.html: <html data-backend="wasm">, 2 threads) as the tfjs-backend-wasm README sets it up.
+/* global tf, plainRun, plainInput */
 "use strict";
 
-async function runPlain() {
-  const params = new URLSearchParams(window.location.search);
-  const url = params.get("model");
-  const runs = Number(params.get("runs") || 20);
-  const budgetMs = Number(params.get("budget") || 10_000);
-  const model = await tf.loadLayersModel(url);
-  const shape = [1, ...model.inputs[0].shape.slice(1)];
-  const x = tf.randomUniform(shape, 0, 1, "float32", 1);
-  const first = model.predict(x);
-  await first.data();
-  first.dispose();
-  const firstPredictionMs = performance.now();
-  const times = [];
-  const started = performance.now();
-  while (times.length < runs && (times.length < 3 || performance.now() - started < budgetMs)) {
-    const t0 = performance.now();
-    const y = model.predict(x);
-    await y.data();
-    times.push(performance.now() - t0);
-    y.dispose();
+plainRun(async ({ model: url, threads }) => {
+  const wanted = document.documentElement.dataset.backend;
+  if (wanted === "wasm") {
+    tf.wasm.setWasmPaths("/npm/@tensorflow/tfjs-backend-wasm/dist/");
+    tf.wasm.setThreadsCount(threads);
+    await tf.setBackend("wasm");
   }
-  x.dispose();
-  return { backend: tf.getBackend(), firstPredictionMs, times };
-}
-
-window.plainResult = runPlain().then(
-  (result) => {
-    document.querySelector("#status").textContent = "done";
-    return result;
-  },
-  (error) => ({ error: String(error && error.message ? error.message : error) }),
-);
+  await tf.ready();
+  performance.mark("plain:runtime-ready");
+  const model = await tf.loadLayersModel(url);
+  performance.mark("plain:model-ready");
+  const shape = [1, ...model.inputs[0].shape.slice(1)];
+  const x = tf.tensor(
+    plainInput(
+      shape.reduce((a, b) => a * b, 1),
+      0,
+      1,
+    ),
+    shape,
+  );
+  return {
+    runtime: "tfjs",
+    backend: tf.getBackend(),
+    threads: tf.getBackend() === "wasm" ? tf.wasm.getThreadsCount() : null,
+    run: async () => {
+      const y = model.predict(x);
+      await y.data();
+      y.dispose();
+    },
+    dispose: () => x.dispose(),
+  };
+});

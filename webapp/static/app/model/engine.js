@@ -7,7 +7,7 @@ import { diagnosticsHandlers } from "./diagnostics.js";
 import { finetuneHandlers } from "./finetune/handlers.js";
 import * as litertRuntime from "./runtimes/litert.js";
 import * as tfjsRuntime from "./runtimes/tfjs.js";
-import { ensureTfjs, tfjsLoaded } from "./runtimes/tfjs-scripts.js";
+import { tfjsLoaded } from "./runtimes/tfjs-scripts.js";
 import { webgpuInfo } from "./runtimes/webgpu.js";
 import { loadVariant, prepare, unloadAll, unloadVariant } from "./variants.js";
 
@@ -18,17 +18,20 @@ export const handlers = {
   ...diagnosticsHandlers,
 
   async init() {
-    // LiteRT.js's features need its JavaScript only (no wasm). The tfjs wasm figures need tfjs started:
-    // init comes after the page's first use of the engine, and the default variant is a tfjs one.
+    // LiteRT.js's features need its JavaScript only (no wasm). The tfjs wasm figures need tfjs started: they
+    // are reported once a tfjs variant has loaded it (null before), so that a page whose first model runs on
+    // LiteRT.js never waits for tfjs.
     const litert = await litertRuntime.features().catch(() => NO_LITERT);
-    ensureTfjs();
-    const wasmThreads = await tfjsRuntime.wasmThreads().catch(() => false);
+    let wasmThreads = null;
     let wasmThreadCount = null;
     let wasmError = null;
-    try {
-      wasmThreadCount = await tfjsRuntime.wasmThreadCount();
-    } catch (error) {
-      wasmError = error.message;
+    if (tfjsLoaded()) {
+      wasmThreads = await tfjsRuntime.wasmThreads().catch(() => false);
+      try {
+        wasmThreadCount = await tfjsRuntime.wasmThreadCount();
+      } catch (error) {
+        wasmError = error.message;
+      }
     }
     return {
       crossOriginIsolated: Boolean(self.crossOriginIsolated),

@@ -5,6 +5,7 @@
 // batch 1, float32 input and output). Worker only.
 import { loadManifest } from "../shared/catalog.js";
 import { finetunedKey, isFinetuned } from "../shared/finetuned-id.js";
+import { markOnce } from "../shared/marks.js";
 import { finetunedRecord } from "./finetune/unsaved.js";
 import { blankSample, runReal, timeSingle } from "./inference.js";
 import { fetchVariantFiles } from "./integrity.js";
@@ -14,6 +15,9 @@ import { ensureTfjs } from "./runtimes/tfjs-scripts.js";
 import { layersArtifacts } from "./tfjs-artifacts.js";
 
 const manifests = new Map(); // modelId -> manifest
+// "auto" picks measured in this worker: {backend, measured}. A later "auto" call for the same variant (the
+// page's, after the warm-up measured it: app/model/warmup.js) gets the same answer without measuring again.
+const autoPicks = new Map();
 const loaded = new Map(); // `${modelId}/${variant}` -> {runtime, model, backend, requested, loadMs, bytes}
 const AUTO_WARMUP = 2;
 const AUTO_RUNS = 5;
@@ -40,6 +44,13 @@ export function browserFilesOf(spec) {
 
 // A .tflite variant asked for a tfjs-only backend (a page that sends its tfjs choice) runs on LiteRT's wasm.
 const litertBackend = (backend) => (litertRuntime.BACKENDS.includes(backend) ? backend : "wasm");
+
+/** Keeps `manifest` as `modelId`'s, unless one is kept already (the warm-up's, fetched early). */
+export function rememberManifest(modelId, manifest) {
+  if (manifest && manifest.format === "edgeship-export" && !manifests.has(modelId)) {
+    manifests.set(modelId, manifest);
+  }
+}
 
 export async function manifestOf(modelId) {
   if (!manifests.has(modelId)) manifests.set(modelId, await loadManifest(modelId));
@@ -103,6 +114,12 @@ export async function ensureLoaded(modelId, variant, backend, onProgress) {
   // One LiteRT.js model per variant: compiled for one accelerator, recompiled for another.
   if (existing && existing.requested === wanted) return existing;
   if (existing) unloadKey(key);
+  // LiteRT.js 2.5.3 hangs compiling a third model while two are loaded on webgpu: keep one there at a time.
+  if (runtime === "litert" && wanted === "webgpu") {
+    for (const [other, entry] of loaded) {
+      if (entry.runtime === "litert" && entry.requested === "webgpu") unloadKey(other);
+    }
+  }
   const started = performance.now();
   let model;
   if (spec.finetuned) {
@@ -110,12 +127,15 @@ export async function ensureLoaded(modelId, variant, backend, onProgress) {
   } else {
     // The runtimes get only bytes that passed their check against the manifest (app/model/integrity.js).
     const browser = browserFilesOf(spec);
+    // LiteRT.js's wasm (9 MB) compiles while the model file downloads and is checked.
+    if (runtime === "litert") litertRuntime.ready().catch(() => {}); // its error comes from load() below
     const files = await fetchVariantFiles(modelId, browser, onProgress);
     model =
       runtime === "tfjs"
         ? await tfjsRuntime.loadArtifacts(layersArtifacts(files, browser.entry))
         : await litertRuntime.load(files.get(browser.entry), wanted);
   }
+  markOnce("edgeship:model-ready");
   const entry = {
     runtime,
     model,
@@ -146,6 +166,8 @@ async function resolveBackend(modelId, variant, backend, remembered, progress) {
   if (runtime === "litert") browserFilesOf(spec); // an old export fails here, once, not per backend
   const candidates = await candidatesOf(spec);
   if (remembered && candidates.includes(remembered)) return { backend: remembered };
+  const known = autoPicks.get(keyOf(modelId, variant));
+  if (known && candidates.includes(known.backend)) return known;
   // One candidate (LiteRT.js without WebGPU): nothing to measure, and the first prediction waits for nothing.
   if (candidates.length === 1) return { backend: candidates[0] };
   const sample = blankSample(manifest);
@@ -167,7 +189,9 @@ async function resolveBackend(modelId, variant, backend, remembered, progress) {
   if (!usable.length)
     throw new Error(`no ${runtime === "tfjs" ? "tfjs" : "LiteRT.js"} backend could run this model`);
   usable.sort((a, b) => a[1] - b[1]);
-  return { backend: usable[0][0], measured };
+  const pick = { backend: usable[0][0], measured };
+  autoPicks.set(keyOf(modelId, variant), pick);
+  return pick;
 }
 
 /** The engine's `load` (app/shared/engine-api.js): {variant, runtime, backend, loadMs, bytes, measured}. */

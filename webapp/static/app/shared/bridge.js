@@ -77,10 +77,20 @@ export function connect(worker, methods) {
   return api;
 }
 
-/** Worker side: serves `handlers` ({name: async (args, {progress, signal}) => value}). */
-export function expose(handlers, scope = self) {
+/**
+ * Worker side: serves `handlers` ({name: async (args, {progress, signal}) => value}). `startup`, when given,
+ * runs first in the queue (the engine's warm-up): calls that arrive meanwhile wait for it, and its failure
+ * is logged, never passed on to them.
+ */
+export function expose(handlers, scope = self, { startup = null, startupWaitMs = 20_000 } = {}) {
   const controllers = new Map();
-  let queue = Promise.resolve();
+  // Bounded: a warm-up stuck on a runtime never holds the other calls (those for that runtime still wait).
+  const late = () => new Promise((resolve) => setTimeout(resolve, startupWaitMs));
+  let queue = startup
+    ? Promise.race([Promise.resolve().then(startup), late()]).catch((error) =>
+        console.warn(`engine warm-up: ${error.message || error}`),
+      )
+    : Promise.resolve();
   scope.addEventListener("message", ({ data }) => {
     if (data.type === "cancel") {
       const controller = controllers.get(data.id);

@@ -12,7 +12,7 @@
 //   finetuneSetup({modelId, start})         -> {layers: [{name, className, params, head}], labels, head, startName}
 //   train({modelId, start, labels, trainable, epochs, batchSize, learningRate, backend, inputs, targets, name})
 //                                            -> the saved model's summary (app/shared/store.js), with backend
-//                                               ("webgl" | "cpu") and samplesPerSecond; progress carries
+//                                               ("webgl" | "cpu" | "webgpu") and samplesPerSecond; progress carries
 //                                               {kind: "batch" | "epoch", epoch, batch, batches, loss, accuracy}.
 //                                               When saving fails (a full quota) the summary has
 //                                               `unsaved: true` and `saveError` (the message), and the

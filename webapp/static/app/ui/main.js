@@ -62,7 +62,9 @@ async function boot() {
   }
   showView(window.location.hash.slice(1));
 
-  const worker = new Worker("/app/worker/engine.worker.js", { name: "edgeship-engine" });
+  // Started by ui/engine-start.js, the page's first script, so that it warms up while this page loads.
+  window.edgeshipEngineWorker ||= new Worker("/app/worker/engine.worker.js", { name: "edgeship-engine" });
+  const worker = window.edgeshipEngineWorker;
   const engine = connect(worker, ENGINE_METHODS);
   const infer = new InferView(engine);
   const compare = new CompareView(engine, () => ({
@@ -106,8 +108,24 @@ async function boot() {
     await finetune.setModel(id, manifest);
   };
 
+  // The engine's environment in the footer. tfjs's wasm figures exist once a tfjs variant has started tfjs
+  // (the first model may run on LiteRT.js alone, and tfjs is then never loaded): "not started" until then.
+  const showEnvironment = async () => {
+    const env = await engine.init();
+    const pool = env.wasmThreadCount === 1 ? "1 XNNPACK thread" : `${env.wasmThreadCount} XNNPACK threads`;
+    const threads = `threads ${env.wasmThreads ? "on" : "off"} (${pool})`;
+    const tfjs = env.wasmError ? "failed" : env.wasmThreadCount === null ? "not started" : threads;
+    $("#env-info").textContent =
+      `${env.crossOriginIsolated ? "cross-origin isolated" : "not isolated"} · tfjs wasm ${tfjs} · ` +
+      `LiteRT.js ${env.litert.threads ? "threads" : "1 thread"}${env.litert.relaxedSimd ? " + relaxed SIMD" : ""}`;
+    handle.env = env;
+    if (env.wasmError) reportError(new Error(env.wasmError), "tfjs wasm backend");
+    return env;
+  };
+
   const handle = {
     engine,
+    showEnvironment,
     state,
     ready: null,
     views: { infer, compare, selfTest, finetune },
@@ -133,15 +151,7 @@ async function boot() {
     select.addEventListener("change", () => selectModel(select.value).catch(reportError));
     await selectModel(catalog.default);
     flush().catch((error) => reportError(error, "upload")); // conversions queued while offline
-    const env = await engine.init();
-    const pool = env.wasmThreadCount === 1 ? "1 XNNPACK thread" : `${env.wasmThreadCount} XNNPACK threads`;
-    const threads = `threads ${env.wasmThreads ? "on" : "off"} (${pool})`;
-    $("#env-info").textContent =
-      `${env.crossOriginIsolated ? "cross-origin isolated" : "not isolated"} · ` +
-      `tfjs wasm ${env.wasmError ? "failed" : threads} · ` +
-      `tflite ${env.tflite.multiThreading ? "threads" : "1 thread"}${env.tflite.simd ? " + SIMD" : ""}`;
-    handle.env = env;
-    if (env.wasmError) reportError(new Error(env.wasmError), "tfjs wasm backend");
+    const env = await showEnvironment();
     document.documentElement.dataset.ready = "true";
     return env;
   })();

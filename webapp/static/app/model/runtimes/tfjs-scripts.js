@@ -3,6 +3,8 @@
 // prediction does not wait for LiteRT.js. The engine worker is a classic worker, so importScripts works at
 // any time; it blocks while the scripts load, which is what a caller about to use `tf` needs anyway.
 
+import { markOnce } from "../../shared/marks.js";
+
 const SCRIPTS = ["/vendor/tf.min.js", "/vendor/tf-backend-wasm.min.js"];
 
 let loaded = false;
@@ -16,6 +18,7 @@ export function ensureTfjs() {
   self.regeneratorRuntime = undefined;
   importScripts(...SCRIPTS.map((path) => new URL(path, self.location.href).href));
   loaded = true;
+  markOnce("edgeship:runtime-ready");
 }
 
 /** Whether tfjs is loaded (memory() reports zero tensors before). */

@@ -3,14 +3,18 @@
 // browser knows the API; a machine without a usable GPU (or a blocklisted driver) answers null.
 
 let probe = null;
+const ADAPTER_WAIT_MS = 3000;
 
 /** The GPUAdapter, or null where there is none (no API, no GPU, or the request failed). */
 export function webgpuAdapter() {
   if (!probe) {
     probe = (async () => {
       if (!self.navigator || !self.navigator.gpu) return null;
+      // Bounded: a browser with the API but no usable GPU may take long to answer (seen under load in
+      // headless Chromium), and every runtime's start waits for this answer.
+      const late = new Promise((resolve) => setTimeout(() => resolve(null), ADAPTER_WAIT_MS));
       try {
-        return await self.navigator.gpu.requestAdapter();
+        return await Promise.race([self.navigator.gpu.requestAdapter(), late]);
       } catch {
         return null;
       }

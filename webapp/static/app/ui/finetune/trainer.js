@@ -27,6 +27,13 @@ export class TrainPanel {
     $("#ft-train-button").addEventListener("click", () => this.train().catch(() => {}));
     $("#ft-cancel").addEventListener("click", () => this.controller && this.controller.abort());
     $("#ft-start").addEventListener("change", () => this.setup().catch(reportError));
+    // webgpu trains like cpu (app/model/finetune/handlers.js): offered where this browser has an adapter.
+    if (navigator.gpu) {
+      navigator.gpu
+        .requestAdapter()
+        .then((adapter) => adapter && $("#ft-backend").append(h("option", { value: "webgpu" }, "webgpu")))
+        .catch(() => {});
+    }
   }
 
   get view() {

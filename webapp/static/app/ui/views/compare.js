@@ -7,6 +7,28 @@ import { $, formatBytes, formatMs, formatPercent, h } from "../dom.js";
 import { withProgress } from "../progress.js";
 import { reportError } from "../toast.js";
 
+// Dynamic-range int8 (int8 weights, float activations) is a download-size variant: the browser's runtimes
+// expand its weights at run time, so it runs slower than fp32 (LiteRT.js: ~7x on MobileNetV2). Never the
+// default or the automatic pick (ui/views/infer.js); marked here.
+const DOWNLOAD_SIZE = {
+  precisions: ["dynamic-int8"],
+  title: "smaller download; runs slower than fp32 in the browser: int8 weights are expanded at run time",
+};
+
+/** The variant cell: its id, and tags for the reference and a download-size variant. */
+function variantCell(row) {
+  const downloadSize = DOWNLOAD_SIZE.precisions.includes(row.precision);
+  return h(
+    "td",
+    {},
+    row.variant,
+    row.reference ? h("span", { className: "tag" }, "reference") : null,
+    downloadSize
+      ? h("span", { className: "tag download-size", title: DOWNLOAD_SIZE.title }, "download size")
+      : null,
+  );
+}
+
 export class CompareView {
   constructor(engine, backendOf) {
     this.engine = engine;
@@ -44,12 +66,12 @@ export class CompareView {
 
   render(rows) {
     const body = rows.map((row) => {
-      const runtime = row.target === "tfjs" ? `TFJS ${row.backend || ""}` : "TFLite";
+      const runtime = `${row.target === "tfjs" ? "TFJS" : "LiteRT.js"} ${row.backend || ""}`.trim();
       if (row.error) {
         return h(
           "tr",
           { className: "failed", dataset: { variant: row.variant } },
-          h("td", {}, row.variant),
+          variantCell(row),
           h("td", { className: "nowrap" }, runtime),
           h("td", { className: "num" }, formatBytes(row.bytes)),
           this.memoryCell(row.variant),
@@ -59,7 +81,7 @@ export class CompareView {
       return h(
         "tr",
         { dataset: { variant: row.variant } },
-        h("td", {}, row.variant, row.reference ? h("span", { className: "tag" }, "reference") : null),
+        variantCell(row),
         h("td", { className: "nowrap" }, runtime),
         h("td", { className: "num" }, formatBytes(row.bytes)),
         this.memoryCell(row.variant),

@@ -18,6 +18,13 @@ const BACKEND_KEY = "edgeship.backend";
 const ALL_BARS_UP_TO = 10;
 const TOP_K = 5;
 const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
+// The backends each runtime offers (app/model/runtimes/tfjs.js and litert.js); webgpu only where this
+// browser gives a WebGPU adapter. "auto" is offered for both: it times them and remembers the fastest.
+const RUNTIME_BACKENDS = { tfjs: ["wasm", "webgl", "cpu", "webgpu"], tflite: ["wasm", "webgpu"] };
+const RUNTIME_NAMES = { tfjs: "tfjs", tflite: "LiteRT.js" };
+// A download-size variant (int8 weights expanded to float at run time: slower than fp32 here) is never
+// the automatic pick; the Compare view says so.
+const DOWNLOAD_SIZE_PRECISIONS = ["dynamic-int8"];
 
 export class InferView {
   constructor(engine) {
@@ -60,10 +67,19 @@ export class InferView {
       this.predict().catch(reportError);
     });
     const backend = $("#backend-select");
-    backend.value = localStorage.getItem(BACKEND_KEY) || "auto";
+    this.preferredBackend = localStorage.getItem(BACKEND_KEY) || "auto"; // the user's pick, for any runtime
+    this.webgpu = false; // whether this browser gives a WebGPU adapter (asked once, below)
+    this.renderBackends();
     backend.addEventListener("change", () => {
+      this.preferredBackend = backend.value;
       localStorage.setItem(BACKEND_KEY, backend.value);
       this.changed();
+    });
+    this.gpuReady = (
+      navigator.gpu ? navigator.gpu.requestAdapter().catch(() => null) : Promise.resolve(null)
+    ).then((adapter) => {
+      this.webgpu = Boolean(adapter);
+      if (this.webgpu) this.renderBackends();
     });
     $("#variant-select").addEventListener("change", () => this.changed());
   }
@@ -89,8 +105,21 @@ export class InferView {
       saved.length ? h("optgroup", { label: "Fine-tuned in this browser" }, ...saved) : null,
     );
     const values = [...select.options].map((option) => option.value);
-    const fallback = manifest.variants[manifest.default_variant] ? manifest.default_variant : values[0];
-    select.value = values.includes(preferred) ? preferred : fallback;
+    select.value = values.includes(preferred) ? preferred : automaticVariant(manifest, values);
+  }
+
+  /** "auto" and the backends the selected variant's runtime offers here; the user's pick where offered. */
+  renderBackends() {
+    const select = $("#backend-select");
+    const spec = this.model && this.specOf(this.variant);
+    const runtime = spec && spec.target === "tflite" ? "tflite" : "tfjs";
+    const offered = RUNTIME_BACKENDS[runtime].filter((name) => name !== "webgpu" || this.webgpu);
+    select.replaceChildren(
+      h("option", { value: "auto" }, "auto (fastest)"),
+      ...offered.map((name) => h("option", { value: name }, name)),
+    );
+    select.value = offered.includes(this.preferredBackend) ? this.preferredBackend : "auto";
+    select.dataset.runtime = runtime;
   }
 
   /** The models fine-tuned here from this export, listed after the exported variants. */
@@ -99,6 +128,7 @@ export class InferView {
     this.finetuned = items;
     if (!this.model) return;
     this.renderVariants(current);
+    this.renderBackends();
     if (current !== this.variant) this.showEmpty();
   }
 
@@ -161,6 +191,7 @@ export class InferView {
     this.model = { id, manifest };
     this.finetuned = this.finetuned.filter((item) => item.baseId === id);
     this.renderVariants(null);
+    this.renderBackends();
     const prep = manifest.preprocessing || { kind: "numeric" };
     const image = prep.kind === "image";
     $("#image-input").hidden = !image;
@@ -196,13 +227,12 @@ export class InferView {
   updateBackendNote(extra = "") {
     const spec = this.model && this.specOf(this.variant);
     const tflite = spec && spec.target === "tflite";
-    $("#backend-select").disabled = Boolean(tflite);
-    $("#backend-note").textContent = tflite
-      ? "TFLite variants run in tfjs-tflite (TFLite + XNNPACK in WebAssembly)."
-      : extra;
+    $("#backend-note").textContent =
+      extra || (tflite ? "TFLite variants run on LiteRT.js (XNNPACK in WebAssembly, or WebGPU)." : "");
   }
 
   changed() {
+    this.renderBackends();
     this.updateBackendNote();
     if (this.lastResult) this.predict().catch(reportError);
   }
@@ -278,22 +308,22 @@ export class InferView {
       if (error.name !== "AbortError") this.clearResult("error", variant);
       throw error;
     }
-    if (result.measured && spec.target === "tfjs") {
-      localStorage.setItem(autoKey(id, variant), result.backend);
-    }
+    if (result.measured) localStorage.setItem(autoKey(id, variant), result.backend);
     const labels = this.labelsFor(variant);
     const probabilities = toProbabilities(result.scores);
     const best = showBars(labels, probabilities);
     $("#top1-label").textContent = labels[best];
     $("#top1-prob").textContent = `${(100 * probabilities[best]).toFixed(1)} %`;
-    const where = spec.target === "tfjs" ? `tfjs ${result.backend}` : "tfjs-tflite";
+    const where = `${RUNTIME_NAMES[spec.target] || spec.target} ${result.backend}`;
     $("#latency").textContent = `${variant} on ${where}: ${formatMs(result.latencyMs)}`;
-    if (spec.target === "tfjs" && this.backend === "auto") {
+    if (this.backend === "auto") {
       const measured = result.measured
         ? Object.entries(result.measured)
             .map(([name, ms]) => `${name} ${ms === null ? "failed" : formatMs(ms)}`)
             .join(", ")
-        : "remembered";
+        : remembered
+          ? "remembered"
+          : "the only one here";
       this.updateBackendNote(`auto → ${result.backend} (${measured})`);
     }
     const box = $("#result");
@@ -305,6 +335,16 @@ export class InferView {
     this.lastResult = result;
     return { ...result, top1: best, probabilities };
   }
+}
+
+/** The variant picked when the user has not picked one: the manifest's default, never a download-size one. */
+function automaticVariant(manifest, values) {
+  const spec = manifest.variants[manifest.default_variant];
+  if (spec && !DOWNLOAD_SIZE_PRECISIONS.includes(spec.precision)) return manifest.default_variant;
+  const runnable = values.filter(
+    (id) => !DOWNLOAD_SIZE_PRECISIONS.includes(manifest.variants[id]?.precision),
+  );
+  return runnable[0] || values[0];
 }
 
 /**

@@ -8,11 +8,26 @@ function formatDiff(value) {
   return value === 0 ? "0" : value.toExponential(2);
 }
 
+// "LiteRT.js webgpu → wasm": the model asked for webgpu ran on wasm (LiteRT.js falls back by itself).
+function runtimeLabel(row) {
+  const name = `${row.runtime === "tfjs" ? "TFJS" : "LiteRT.js"} ${row.backend}`;
+  return row.ranOn && row.ranOn !== row.backend ? `${name} → ${row.ranOn}` : name;
+}
+
 export class SelfTestView {
   constructor(engine) {
     this.engine = engine;
     this.modelId = null;
     $("#selftest-run").addEventListener("click", () => this.run().catch(reportError));
+    this.gpuReady = this.offerWebgpu();
+  }
+
+  /** A "webgpu" box beside cpu, wasm and webgl where this browser gives a WebGPU adapter. */
+  async offerWebgpu() {
+    const adapter = navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+    if (!adapter || document.querySelector('input[name="st-backend"][value="webgpu"]')) return;
+    const box = h("input", { type: "checkbox", name: "st-backend", value: "webgpu", checked: true });
+    $("#view-selftest fieldset").append(h("label", {}, box, " webgpu"));
   }
 
   setModel(id) {
@@ -31,6 +46,7 @@ export class SelfTestView {
     button.disabled = true;
     $("#view-selftest").dataset.state = "running";
     try {
+      await this.gpuReady;
       const rows = await withProgress("Self-test", ({ onProgress, signal }) =>
         this.engine.selfTest({ modelId: this.modelId, backends: this.backends() }, { onProgress, signal }),
       );
@@ -54,12 +70,13 @@ export class SelfTestView {
           dataset: {
             variant: row.variant,
             backend: row.backend,
+            ranOn: row.ranOn || "",
             pass: String(row.pass),
             diff: String(row.maxAbsDiff),
           },
         },
         h("td", {}, row.variant),
-        h("td", { className: "nowrap" }, row.runtime === "tfjs" ? `TFJS ${row.backend}` : "TFLite"),
+        h("td", { className: "nowrap" }, runtimeLabel(row)),
         h("td", { className: "num" }, formatDiff(row.maxAbsDiff)),
         h("td", { className: "num" }, row.tolerance === undefined ? "–" : formatDiff(row.tolerance)),
         h("td", { className: "num" }, row.top1 === null ? "–" : `${(100 * row.top1).toFixed(0)} %`),
