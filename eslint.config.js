@@ -10,16 +10,13 @@ const pageAndWorker = Object.fromEntries(
   Object.entries(globals.browser).filter(([name]) => name in globals.worker),
 );
 
-// tfjs and tfjs-tflite are loaded by the worker only (importScripts in app/worker/engine.worker.js).
+// tfjs is loaded by the engine worker only (importScripts in app/model/runtimes/tfjs-scripts.js), and so is
+// LiteRT.js (app/model/runtimes/litert.js), which is imported there, never a global.
 const noTfjsGlobals = [
   "error",
   {
     name: "tf",
     message: "tfjs runs in the engine worker only: call the engine through app/shared/bridge.js",
-  },
-  {
-    name: "tflite",
-    message: "tfjs-tflite runs in the engine worker only: call the engine through the bridge",
   },
 ];
 
@@ -49,7 +46,7 @@ export default [
   },
   js.configs.recommended,
   {
-    // Worker only: the engine (tfjs and tfjs-tflite, declared per file with /* global tf */). No DOM.
+    // Worker only: the engine (tfjs, declared per file with /* global tf */, and LiteRT.js). No DOM.
     files: ["webapp/static/app/model/**/*.js"],
     languageOptions: { ...module, globals: { ...globals.worker } },
     rules: forbidImports("(^|/)ui/", "worker code cannot import page code (app/ui/)"),

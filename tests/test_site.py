@@ -74,7 +74,8 @@ def test_headers_for_static_hosts(site):
     )
     assert (
         "/app/worker/*\n" in headers
-        and "'unsafe-eval'" in headers.split("/app/worker/*\n")[1].split("\n/")[0]
+        and "script-src 'self' 'wasm-unsafe-eval' blob:;"
+        in headers.split("/app/worker/*\n")[1].split("\n/")[0]
     )
     assert "/models/:id/tfjs/*\n" in headers and "immutable" in headers
     nginx = (site / "_nginx.conf").read_text()

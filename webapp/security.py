@@ -30,12 +30,12 @@ CONTENT_SECURITY_POLICY = (
 )
 
 # The model worker (no DOM, same origin, only our vendored scripts) gets its own policy from its own
-# response, as dedicated workers do: tfjs-tflite's emscripten loader builds functions with `new Function`
-# ('unsafe-eval') and the tfjs wasm backend starts its thread workers from blob: scripts. The page itself
-# keeps the strict policy above.
+# response, as dedicated workers do: the wasm runtimes start their thread workers from blob: scripts (the tfjs
+# wasm backend) or from their own loader script (LiteRT.js). No 'unsafe-eval': neither runtime builds code
+# from strings (tfjs-tflite's loader did, with `new Function`). The page itself keeps the strict policy above.
 WORKER_PATH_PREFIX = "/app/worker/"
 WORKER_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval' blob:; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; "
     "connect-src 'self' blob: data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
     "form-action 'self'"
 )

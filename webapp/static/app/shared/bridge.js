@@ -1,6 +1,6 @@
 // The typed bridge between the page and a worker (Squoosh-style): the page calls `engine.method(args,
 // {onProgress, signal})` and gets a promise; the worker exposes an object of async handlers. Messages:
-//   page -> worker  {type: "call", id, method, args} | {type: "cancel", id}
+//   page -> worker  {type: "hello"} (answered with "ready") | {type: "call", id, method, args} | {type: "cancel", id}
 //   worker -> page  {type: "ready"} | {type: "fatal", message}
 //                   {type: "progress", id, progress: {done, total, label}}
 //                   {type: "result", id, value} | {type: "error", id, error: {name, message}}
@@ -52,6 +52,9 @@ export function connect(worker, methods) {
     },
     () => {},
   );
+  // The worker may have started before this page connected (app/ui/engine-start.js starts it first) and
+  // said "ready" to nobody: ask again. A worker not serving yet drops this and says "ready" when it is.
+  worker.postMessage({ type: "hello" });
   worker.addEventListener("error", (event) => {
     // Before "ready" the engine cannot start: fail every call. Afterwards an uncaught error (for example in
     // one of a runtime's own thread workers) is logged; the call it broke rejects on its own.
@@ -92,6 +95,10 @@ export function expose(handlers, scope = self, { startup = null, startupWaitMs =
       )
     : Promise.resolve();
   scope.addEventListener("message", ({ data }) => {
+    if (data.type === "hello") {
+      scope.postMessage({ type: "ready" });
+      return;
+    }
     if (data.type === "cancel") {
       const controller = controllers.get(data.id);
       if (controller) controller.abort();

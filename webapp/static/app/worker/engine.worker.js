@@ -46,4 +46,9 @@ warm.catch(() => {}); // reported once, by the engine's queue (app/shared/bridge
 
 Promise.all([import("../model/engine.js"), import("../shared/bridge.js")])
   .then(([{ handlers }, { expose }]) => expose(handlers, self, { startup: () => warm }))
-  .catch((error) => self.postMessage({ type: "fatal", message: String(error && error.message) }));
+  .catch((error) => {
+    const fatal = { type: "fatal", message: String(error && error.message) };
+    self.postMessage(fatal);
+    // Said again to a page that connects later (app/shared/bridge.js says "hello").
+    self.addEventListener("message", ({ data }) => data && data.type === "hello" && self.postMessage(fatal));
+  });

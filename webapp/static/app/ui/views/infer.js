@@ -2,6 +2,7 @@
 // numbers (numeric models), pick a variant and a backend (or a model fine-tuned in this browser:
 // app/shared/finetuned-id.js), see class probabilities (by label; the top 5 when there are many classes) and
 // latency. Talks to the engine only through the bridge.
+import { markOnce } from "../../shared/marks.js";
 import { inputSize, labelsOf, variantIds } from "../../shared/catalog.js";
 import { finetunedVariant } from "../../shared/finetuned-id.js";
 import { toProbabilities } from "../../shared/metrics.js";
@@ -328,6 +329,7 @@ export class InferView {
     }
     const box = $("#result");
     box.dataset.state = "done";
+    markOnce("edgeship:first-prediction");
     box.dataset.top1 = String(best);
     box.dataset.variant = variant;
     box.dataset.backend = result.backend;
