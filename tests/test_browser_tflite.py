@@ -276,3 +276,35 @@ def test_the_web_app_starts_on_float32_on_litert_where_it_can(written, expected)
         for variant, kind in written.items()
     }
     assert default_variant(variants) == expected
+
+
+def test_a_browser_file_that_disagrees_costs_only_the_web_apps_copy(tmp_path, monkeypatch):
+    """The deployable file stays written and validated; the manifest and the row say why there is no browser
+    file. (No converter makes a disagreeing file on demand: the check's bound is made impossible instead.)"""
+    import exporter.targets.tflite as tflite_target
+
+    monkeypatch.setattr(tflite_target, "BROWSER_FLOAT_TOLERANCE", -1.0)
+    data = write_data(tmp_path)
+    options = ExportOptions(
+        model=tf_keras_sequential(tmp_path / "model.h5"),
+        out=tmp_path / "out",
+        eval=data["eval"],
+        variants=["tflite-fp32"],
+        quiet=True,
+    )
+    result = export(options)
+    assert result.exit_code == 0
+    entry = _manifest(tmp_path / "out")["variants"]["tflite-fp32"]
+    assert "browser" not in entry
+    assert entry["browser_skipped"].startswith(
+        "tflite-fp32: the browser file (batch 1, float32 input and output) differs from the deployable file by "
+    )
+    assert entry["browser_skipped"].endswith("(allowed -1): the converter built them differently")
+    assert manifest_problem(_manifest(tmp_path / "out")) is None
+    assert not list((tmp_path / "out" / "tflite").glob("*.browser.*"))
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    (row,) = [row for row in report["rows"] if row["variant"] == "tflite-fp32"]
+    assert row["status"] == "ok"
+    assert any(
+        note.startswith("no browser file, so the web app cannot run this variant: ") for note in row["notes"]
+    )

@@ -149,15 +149,11 @@ def _variant(where: str, variant: Any) -> str | None:
             and type(quantization.get("zero_point")) is int
         ):
             return f"{where}.{key} must be an object with a number scale and an integer zero_point"
-    files = variant.get("files")
-    if not isinstance(files, list):
-        return f"{where}.files must be a list"
-    for index, file in enumerate(files):
-        problem = _file(f"{where}.files[{index}]", file)
-        if problem is not None:
-            return problem
-    if variant["entry"] not in (file["path"] for file in files):
-        return f"{where}.entry must be one of its files"
+    problem = _files(where, variant)
+    if problem is not None:
+        return problem
+    if not _optional(variant.get("browser_skipped"), str):
+        return f"{where}.browser_skipped must be a string"
     if "browser" in variant:
         return _browser(f"{where}.browser", variant["browser"])
     return None
@@ -180,14 +176,19 @@ def _browser(where: str, browser: Any) -> str | None:
     for key in ("input_dtype", "output_dtype"):
         if browser.get(key) != "float32":
             return f"{where}.{key} must be 'float32'"
-    files = browser.get("files")
+    return _files(where, browser)
+
+
+def _files(where: str, holder: dict[str, Any]) -> str | None:
+    """`holder.files` (a variant's, or its browser file's): file records, `holder.entry` among them."""
+    files = holder.get("files")
     if not isinstance(files, list):
         return f"{where}.files must be a list"
     for index, file in enumerate(files):
         problem = _file(f"{where}.files[{index}]", file)
         if problem is not None:
             return problem
-    if browser["entry"] not in (file["path"] for file in files):
+    if holder["entry"] not in (file["path"] for file in files):
         return f"{where}.entry must be one of its files"
     return None
 

@@ -42,8 +42,9 @@ def _dynamic_int8(converter: Any, context: ExportContext) -> Any:
     import tensorflow as tf
 
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # no dataset: int8 weights, float activations
-    # Per-channel dense weights need FULLY_CONNECTED version 12, which the browser's TFLite runtime
-    # (@tensorflow/tfjs-tflite 0.0.1-alpha.10) cannot load; per-tensor dense weights keep version 9.
+    # Per-channel dense weights need FULLY_CONNECTED version 12, which @tensorflow/tfjs-tflite (the browser
+    # runtime before LiteRT.js) and older LiteRT/TFLite runtimes on phones cannot load; per-tensor dense
+    # weights keep version 9, which every runtime takes.
     converter._experimental_disable_per_channel_quantization_for_dense_layers = True
     return converter
 
@@ -271,7 +272,20 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         fields["input_quantization"] = runner.input_quantization.as_json()
     if runner.output_quantization:
         fields["output_quantization"] = runner.output_quantization.as_json()
-    browser = built.browser if built.browser is not None else _browser_flatbuffer(context, spec, flatbuffer)
+    notes = list(built.notes)
+    try:
+        made = built.browser if built.browser is not None else _browser_flatbuffer(context, spec, flatbuffer)
+        browser: BrowserFile | None = _write_browser(
+            context, spec, made, runner, built.fields.get("fully_integer"), folder
+        )
+    except StepTimeout:
+        raise
+    except ConversionError as error:
+        # The deployable file is validated on its own: a browser copy that cannot be made, or that does not
+        # match it, costs only the web app's copy. The row's notes and the manifest say why.
+        browser = None
+        fields["browser_skipped"] = str(error)
+        notes.append(f"no browser file, so the web app cannot run this variant: {error}")
     return Artifact(
         spec=spec,
         entry=entry,
@@ -281,8 +295,8 @@ def convert(context: ExportContext, spec: VariantSpec, folder: Path) -> Artifact
         parity_path=parity_path,
         manifest_fields=fields,
         latency_ms=runner.latency_ms(context.parity_inputs),
-        notes=built.notes,
-        browser=_write_browser(context, spec, browser, runner, built.fields.get("fully_integer"), folder),
+        notes=notes,
+        browser=browser,
     )
 
 
@@ -328,7 +342,7 @@ def _write_browser(
     if not difference <= allowed:  # `not <=`: a NaN fails too
         raise ConversionError(
             f"{where} differs from the deployable file by {difference:.3g} on the parity inputs (allowed "
-            f"{allowed:.3g}); the converter built them differently: export without {spec.id} for the web app"
+            f"{allowed:.3g}): the converter built them differently"
         )
     entry = write_content_named(folder, f"tflite/{spec.precision}.browser", ".tflite", flatbuffer)
     parity = {

@@ -27,10 +27,17 @@ const keyOf = (modelId, variant) => `${modelId}/${variant}`;
 /** "tfjs" for TFJS variants (and fine-tuned ones), "litert" for .tflite variants. */
 export const runtimeOf = (spec) => (spec.target === "tflite" ? "litert" : "tfjs");
 
-/** An export written before the browser-facing .tflite file (manifest `browser`): one line, per variant. */
+/**
+ * A .tflite variant without its browser-facing file (manifest `browser`): an export written before there was
+ * one, or one whose export could not make it (`browser_skipped` says why). One line, per variant.
+ */
 export class OutdatedExportError extends Error {
-  constructor() {
-    super("this export predates the browser's TFLite runtime: export it again with this edgeship");
+  constructor(skipped = null) {
+    super(
+      skipped
+        ? `no browser file for this variant, so it runs only outside the browser: ${skipped}`
+        : "this export predates the browser's TFLite runtime: export it again with this edgeship",
+    );
     this.name = "OutdatedExportError";
   }
 }
@@ -38,7 +45,7 @@ export class OutdatedExportError extends Error {
 /** What the browser downloads and runs for `spec`: the variant itself, or a .tflite variant's `browser` file. */
 export function browserFilesOf(spec) {
   if (spec.target !== "tflite") return spec;
-  if (!spec.browser || !spec.browser.entry) throw new OutdatedExportError();
+  if (!spec.browser || !spec.browser.entry) throw new OutdatedExportError(spec.browser_skipped || null);
   return spec.browser;
 }
 
