@@ -64,6 +64,9 @@ export async function predictWith(page, variant, backend = "wasm") {
   await page.click("#predict-button");
   await expect(page.locator("#result")).toHaveAttribute("data-variant", variant);
   await expect(page.locator("#result")).toHaveAttribute("data-state", "done");
+  // Picking the variant ran it on the backend picked before: wait for the run on this one.
+  if (backend !== "auto") await expect(page.locator("#result")).toHaveAttribute("data-backend", backend);
+  await expect(page.locator("#result")).toHaveAttribute("data-state", "done");
   return page.evaluate(() => ({
     top1: Number(document.querySelector("#result").dataset.top1),
     scores: JSON.parse(document.querySelector("#result").dataset.scores),
