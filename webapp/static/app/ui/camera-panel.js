@@ -2,14 +2,13 @@
 // the variant and backend picked in the view, and the panel shows the live top-k and the frames per second
 // the model keeps up with. The pad, its preview and the view's own result stay the pad's.
 import { toProbabilities } from "../shared/metrics.js";
+import { autoKey } from "./backend-memory.js";
 import { CameraControls } from "./camera.js";
 import { $, formatMs, h } from "./dom.js";
 import { frameToInput } from "./frame-input.js";
 import { reportError } from "./toast.js";
 
 const TOP_K = 3;
-// The key the inference view keeps the "auto" backend's choice under: the camera uses the same choice.
-const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
 
 /** The k largest probabilities, largest first: [{index, probability}]. */
 export function topK(probabilities, k = TOP_K) {

@@ -3,6 +3,7 @@
 // held-out samples with a confusion matrix. Training itself runs in the engine worker, so this page stays
 // responsive.
 import { finetunedVariant } from "../../shared/finetuned-id.js";
+import { autoKey } from "../backend-memory.js";
 import { $, h } from "../dom.js";
 import { drawChart } from "../linechart.js";
 import { reportError } from "../toast.js";
@@ -10,8 +11,6 @@ import { renderConfusion } from "./confusion.js";
 
 const number = (selector) => Number($(selector).value);
 const percent = (share) => `${(100 * share).toFixed(1)} %`;
-// The inference view's remembered "auto" backend of a variant (the same key as ui/views/infer.js).
-const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
 const emptyCurves = () => ({ loss: [], accuracy: [], valAccuracy: [] });
 
 export class TrainPanel {

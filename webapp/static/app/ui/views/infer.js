@@ -2,23 +2,22 @@
 // numbers (numeric models), pick a variant and a backend (or a model fine-tuned in this browser:
 // app/shared/finetuned-id.js), see class probabilities (by label; the top 5 when there are many classes) and
 // latency. Talks to the engine only through the bridge.
-import { markOnce } from "../../shared/marks.js";
 import { inputSize, labelsOf, variantIds } from "../../shared/catalog.js";
 import { finetunedVariant } from "../../shared/finetuned-id.js";
+import { markOnce } from "../../shared/marks.js";
 import { toProbabilities } from "../../shared/metrics.js";
 import { CameraPanel } from "../camera-panel.js";
 import { renderBars } from "../chart.js";
 import { $, formatMs, h } from "../dom.js";
 import { DrawPad, drawPreview } from "../drawpad.js";
 import { imageToInput, inputPixels, numericToInput, photoInput, pixelsOf, usesInk } from "../preprocess.js";
+import { autoKey, BACKEND_KEY } from "../backend-memory.js";
 import { withProgress } from "../progress.js";
 import { reportError } from "../toast.js";
 
-const BACKEND_KEY = "edgeship.backend";
 // Up to this many classes every bar is shown, in class order (the digits: 10); beyond, the TOP_K largest.
 const ALL_BARS_UP_TO = 10;
 const TOP_K = 5;
-const autoKey = (modelId, variant) => `edgeship.auto-backend.${modelId}.${variant}`;
 // The backends each runtime offers (app/model/runtimes/tfjs.js and litert.js); webgpu only where this
 // browser gives a WebGPU adapter. "auto" is offered for both: it times them and remembers the fastest.
 const RUNTIME_BACKENDS = { tfjs: ["wasm", "webgl", "cpu", "webgpu"], tflite: ["wasm", "webgpu"] };
